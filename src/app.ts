@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import type { VerificationKey } from './auth/signing-key.js';
+import type { Config } from './config.js';
+import { registerGraphql } from './graphql/plugin.js';
+import { registerAuditTrail } from './http/audit-trail.js';
+import { authentication } from './http/authenticate.js';
+import { loadOpenApiDocument } from './http/contract.js';
+import { registerProblemHandlers } from './http/problem.js';
+import { registerRest } from './http/rest.js';
+import { contractValidatorCompiler } from './http/validation.js';
+import { registerMetrics } from './observability/metrics.js';
+
+export interface AppDeps {
+  config: Config;
+  pool: pg.Pool;
+  verificationKey: VerificationKey;
+  /** How many migrations this code knows; /readyz compares it with the database. */
+  knownMigrations: number;
+}
+
+/** Log redaction: credentials never reach a log line, whatever object carries them. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.password',
+  '*.connectionString',
+  '*.databaseUrl',
+  '*.secret',
+  'password',
+  'connectionString',
+  'databaseUrl',
+];
+
+/** Build the HTTP application: plugins, REST from the contract, GraphQL, errors, metrics, audit. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: deps.config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+  });
+  app.setValidatorCompiler(contractValidatorCompiler());
+  app.decorate('pool', deps.pool);
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+
+  registerProblemHandlers(app);
+  registerMetrics(app);
+  await app.register(authentication, {
+    key: deps.verificationKey,
+    issuer: deps.config.jwt.issuer,
+    audience: deps.config.jwt.audience,
+    pool: deps.pool,
+  });
+  registerAuditTrail(app);
+  await registerRest(app, loadOpenApiDocument(), deps.knownMigrations);
+  await registerGraphql(app, deps.config.graphql);
+  return app;
+}

@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Everything else receives this object.
+ * Secrets may come from `X` or from a file named by `X_FILE` (never both).
+ */
+export type Config = ReturnType<typeof loadConfig>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const SECRET_VARS = ['DATABASE_URL', 'PGSTEWARD_JWT_SECRET', 'PGSTEWARD_JWT_PUBLIC_KEY'] as const;
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalText = z
+  .string()
+  .transform((v) => v.trim())
+  .pipe(z.string().min(1, 'must not be empty'))
+  .optional();
+
+const positiveInt = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: positiveInt(0, 65535).default(8080),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  PGSTEWARD_DATA_DIR: z.string().min(1).default('./.pgsteward'),
+  PGSTEWARD_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a strong key)').optional(),
+  PGSTEWARD_JWT_PUBLIC_KEY: z
+    .string()
+    .refine((v) => v.includes('-----BEGIN'), 'must be a PEM public key (RS256 or ES256)')
+    .optional(),
+  PGSTEWARD_JWT_ISSUER: optionalText,
+  PGSTEWARD_JWT_AUDIENCE: optionalText,
+  PGSTEWARD_PG_BINDIR: optionalText,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PGSTEWARD_GRAPHIQL: booleanString.optional(),
+  PGSTEWARD_GRAPHQL_MAX_DEPTH: positiveInt(2, 50).default(10),
+  PGSTEWARD_GRAPHQL_MAX_BATCH: positiveInt(1, 100).default(10),
+  PGSTEWARD_DB_POOL_SIZE: positiveInt(2, 200).default(10),
+});
+
+/** Resolve `X` / `X_FILE` pairs into plain values, collecting problems. */
+function resolveFileVariants(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARS) {
+    const fileVar = `${name}_FILE`;
+    const direct = env[name];
+    const file = env[fileVar];
+    if (direct !== undefined && file !== undefined) {
+      problems.push(`${name} and ${fileVar}: set one or the other, not both`);
+      continue;
+    }
+    if (file !== undefined) {
+      try {
+        out[name] = readFileSync(file, 'utf8').trim();
+      } catch (err) {
+        problems.push(`${fileVar}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Build the validated configuration from an environment (process.env by default).
+ * Throws ConfigError naming every bad variable and what was wrong with it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const problems: string[] = [];
+  const raw = resolveFileVariants(env, problems);
+  // An empty variable means "unset": shells and compose files often export VAR= .
+  for (const key of Object.keys(raw)) if (raw[key] === '') delete raw[key];
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  if (raw.PGSTEWARD_JWT_SECRET !== undefined && raw.PGSTEWARD_JWT_PUBLIC_KEY !== undefined) {
+    problems.push('PGSTEWARD_JWT_SECRET and PGSTEWARD_JWT_PUBLIC_KEY: set one or the other, not both');
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const embedded = e.DATABASE_URL === undefined;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    /** Undefined means embedded mode: pgsteward runs its own metadata PostgreSQL. */
+    databaseUrl: e.DATABASE_URL,
+    embedded,
+    dataDir: resolve(e.PGSTEWARD_DATA_DIR),
+    jwt: {
+      secret: e.PGSTEWARD_JWT_SECRET,
+      publicKey: e.PGSTEWARD_JWT_PUBLIC_KEY,
+      issuer: e.PGSTEWARD_JWT_ISSUER,
+      audience: e.PGSTEWARD_JWT_AUDIENCE,
+    },
+    pgBindir: e.PGSTEWARD_PG_BINDIR,
+    logLevel: e.LOG_LEVEL,
+    graphql: {
+      // GraphiQL and introspection help a developer on their own machine; elsewhere they are opt-in.
+      graphiql: e.PGSTEWARD_GRAPHIQL ?? embedded,
+      maxDepth: e.PGSTEWARD_GRAPHQL_MAX_DEPTH,
+      maxBatch: e.PGSTEWARD_GRAPHQL_MAX_BATCH,
+    },
+    dbPoolSize: e.PGSTEWARD_DB_POOL_SIZE,
+  };
+}

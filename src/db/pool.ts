@@ -1,0 +1,60 @@
+import pg from 'pg';
+
+/** The role every application connection runs as: it cannot bypass row-level security. */
+export const APP_ROLE = 'pgsteward_app';
+
+export type ConnectionSettings =
+  | { connectionString: string }
+  | { host: string; port: number; user: string; password: string; database: string };
+
+/**
+ * libpq and node-postgres disagree on sslmode=require (pg 8 treats it as verify-full). Ask pg for
+ * libpq's meaning so DATABASE_URL behaves the way the PostgreSQL docs say it does.
+ */
+export function withLibpqSslSemantics(connectionString: string): string {
+  const url = new URL(connectionString);
+  if (url.searchParams.has('sslmode') && !url.searchParams.has('uselibpqcompat')) {
+    url.searchParams.set('uselibpqcompat', 'true');
+  }
+  return url.toString();
+}
+
+function baseConfig(settings: ConnectionSettings): pg.ClientConfig {
+  return 'connectionString' in settings
+    ? { connectionString: withLibpqSslSemantics(settings.connectionString) }
+    : { ...settings };
+}
+
+/** A single owner-privileged client, for migrations and start-up checks. */
+export function ownerClient(settings: ConnectionSettings): pg.Client {
+  return new pg.Client({ ...baseConfig(settings), application_name: 'pgsteward-migrate' });
+}
+
+/** The application pool: every connection starts as APP_ROLE (a startup GUC, so no window without it). */
+export function createAppPool(settings: ConnectionSettings, max: number): pg.Pool {
+  const pool = new pg.Pool({
+    ...baseConfig(settings),
+    max,
+    application_name: 'pgsteward',
+    options: `-c role=${APP_ROLE}`,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its server must not crash the process; the next checkout reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * Refuse to run if the application role could see every tenant anyway (superuser or BYPASSRLS):
+ * tenancy must not depend on every query remembering its WHERE clause.
+ */
+export async function assertRowSecurityApplies(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ role: string; bypass: boolean }>(
+    'SELECT current_user AS role, (rolsuper OR rolbypassrls) AS bypass FROM pg_roles WHERE rolname = current_user',
+  );
+  const row = rows[0];
+  if (!row || row.role !== APP_ROLE || row.bypass) {
+    throw new Error(`application connections run as '${row?.role}', which bypasses row-level security`);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The one catalogue of coded errors. Services throw these; REST renders them as
+ * problem+json and GraphQL puts the same `code` in `extensions.code`.
+ */
+export class PgStewardError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly title: string;
+  /** Extra, safe-to-show fields merged into the problem document (e.g. `missingScope`). */
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(code: string, statusCode: number, title: string, detail: string, extra?: Record<string, unknown>) {
+    super(detail);
+    this.name = 'PgStewardError';
+    this.code = code;
+    this.statusCode = statusCode;
+    this.title = title;
+    this.extra = extra;
+  }
+}
+
+export const isPgStewardError = (err: unknown): err is PgStewardError => err instanceof PgStewardError;
+
+const define =
+  <A extends unknown[]>(code: string, status: number, title: string, detail: (...args: A) => string, extra?: (...args: A) => Record<string, unknown>) =>
+  (...args: A) =>
+    new PgStewardError(code, status, title, detail(...args), extra?.(...args));
+
+export const Errors = {
+  unauthorized: define('PGS_UNAUTHORIZED', 401, 'Unauthorized', (why: string) => why),
+  missingScope: define(
+    'PGS_MISSING_SCOPE',
+    403,
+    'Forbidden',
+    (scopes: string[]) => `This token lacks the scope ${scopes.join(' and ')}.`,
+    (scopes: string[]) => ({ missingScopes: scopes }),
+  ),
+  unknownTenant: define('PGS_UNKNOWN_TENANT', 403, 'Forbidden', (tenant: string) => `The token's tenant '${tenant}' does not exist.`),
+  tenantRequired: define('PGS_TENANT_REQUIRED', 403, 'Forbidden', () => 'This token carries no tenant claim.'),
+  validation: define('PGS_VALIDATION', 400, 'Bad Request', (detail: string) => detail),
+  routeNotFound: define('PGS_ROUTE_NOT_FOUND', 404, 'Not Found', (method: string, url: string) => `No route ${method} ${url}.`),
+  tenantNotFound: define('PGS_TENANT_NOT_FOUND', 404, 'Not Found', (id: string) => `Tenant '${id}' was not found.`),
+  tenantExists: define('PGS_TENANT_EXISTS', 409, 'Conflict', (id: string) => `Tenant '${id}' already exists.`),
+  conflict: define('PGS_CONFLICT', 409, 'Conflict', (detail: string) => detail),
+  invalidCursor: define('PGS_INVALID_CURSOR', 400, 'Bad Request', () => 'The cursor is not one this API issued.'),
+  payloadTooLarge: define('PGS_PAYLOAD_TOO_LARGE', 413, 'Payload Too Large', (detail: string) => detail),
+  unsupportedMediaType: define('PGS_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported Media Type', (detail: string) => detail),
+  graphqlBatchTooLarge: define(
+    'PGS_GRAPHQL_BATCH_TOO_LARGE',
+    400,
+    'Bad Request',
+    (max: number) => `A batch may hold at most ${max} queries.`,
+  ),
+  unavailable: define('PGS_UNAVAILABLE', 503, 'Service Unavailable', (detail: string) => detail),
+  retryable: define('PGS_RETRY', 503, 'Service Unavailable', () => 'A concurrent change got in the way; retry the request.'),
+  internal: define('PGS_INTERNAL', 500, 'Internal Server Error', () => 'An internal error occurred; the log has details.'),
+} as const;

@@ -1,0 +1,46 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { isPgStewardError } from '../errors.js';
+import { classifyError } from '../http/problem.js';
+
+type WithOriginal = GraphQLError & { originalError?: (Error & { errors?: unknown[]; code?: string }) | null };
+
+/** Mercurius wraps validation failures in one error holding the list; unwrap it. */
+function flatten(errors: readonly GraphQLError[]): WithOriginal[] {
+  return errors.flatMap((e) => {
+    const inner = (e as WithOriginal).originalError?.errors;
+    return Array.isArray(inner) ? (inner as WithOriginal[]) : [e as WithOriginal];
+  });
+}
+
+/** The same codes as REST, in extensions.code; internals of unexpected errors stay in the log. */
+export function formatGraphqlErrors(
+  errors: readonly GraphQLError[],
+  log: FastifyBaseLogger,
+): { formatted: GraphQLFormattedError[]; allClientErrors: boolean; status: number | undefined } {
+  let allClientErrors = true;
+  let status: number | undefined;
+  const formatted = flatten(errors).map((error): GraphQLFormattedError => {
+    const base = { ...(error.locations ? { locations: error.locations } : {}), ...(error.path ? { path: error.path } : {}) };
+    const original = error.originalError;
+    if (original?.code === 'MER_ERR_GQL_QUERY_DEPTH') {
+      return { ...base, message: original.message, extensions: { code: 'PGS_GRAPHQL_QUERY_TOO_DEEP' } };
+    }
+    if (!original) {
+      // Parse and validation errors from graphql-js describe the query, never our internals.
+      return { ...base, message: error.message, extensions: { code: 'PGS_GRAPHQL_VALIDATION' } };
+    }
+    const coded = isPgStewardError(original) ? original : classifyError(original);
+    if (coded.statusCode >= 500) {
+      allClientErrors = false;
+      log.error({ err: original }, 'graphql resolver failed');
+    }
+    status ??= coded.statusCode;
+    return {
+      ...base,
+      message: coded.message,
+      extensions: { code: coded.code, status: coded.statusCode, ...coded.extra },
+    };
+  });
+  return { formatted, allClientErrors, status };
+}

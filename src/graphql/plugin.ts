@@ -1,0 +1,50 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import mercurius from 'mercurius';
+import { Errors } from '../errors.js';
+import { ctxOf } from '../http/request-context.js';
+import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
+import { formatGraphqlErrors } from './errors.js';
+import { resolvers } from './resolvers.js';
+
+export interface GraphqlOptions {
+  graphiql: boolean;
+  maxDepth: number;
+  maxBatch: number;
+}
+
+/** The SDL is one file per domain in schema/; base.graphql first because it declares the roots. */
+export function loadSchema(dir = GRAPHQL_SCHEMA_DIR): string {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort((a, b) => (a === 'base.graphql' ? -1 : b === 'base.graphql' ? 1 : a.localeCompare(b)));
+  return files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+}
+
+export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
+  await app.register(mercurius, {
+    schema: loadSchema(),
+    resolvers,
+    path: '/graphql',
+    graphiql: opts.graphiql,
+    queryDepth: opts.maxDepth,
+    allowBatchedQueries: true,
+    // Introspection goes with GraphiQL: both are developer conveniences, off unless asked for.
+    validationRules: opts.graphiql ? [] : [NoSchemaIntrospectionCustomRule],
+    context: (request) => ({ ctx: ctxOf(request) }),
+    errorFormatter: (execution, context) => {
+      const log = context.reply?.log ?? app.log;
+      const { formatted, allClientErrors, status } = formatGraphqlErrors(execution.errors, log);
+      const statusCode = execution.data ? 200 : allClientErrors && status === undefined ? 400 : 200;
+      return { statusCode, response: { data: execution.data ?? null, errors: formatted } };
+    },
+  });
+
+  // Batching is allowed (dashboards use it) but capped, so one request cannot fan out without bound.
+  app.addHook('preHandler', async (request) => {
+    if (request.routeOptions.url !== '/graphql' || !Array.isArray(request.body)) return;
+    if (request.body.length > opts.maxBatch) throw Errors.graphqlBatchTooLarge(opts.maxBatch);
+  });
+}

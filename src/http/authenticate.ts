@@ -1,0 +1,90 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type pg from 'pg';
+import type { VerificationKey } from '../auth/signing-key.js';
+import { ADMIN_SCOPE, parseScopeClaim } from '../auth/scopes.js';
+import type { Caller } from '../domain/context.js';
+import { tenantExists } from '../domain/tenants/service.js';
+import { Errors } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by authentication for /v1 and /graphql requests; null elsewhere. */
+    caller: Caller | null;
+  }
+}
+
+export interface AuthOptions {
+  key: VerificationKey;
+  issuer: string | undefined;
+  audience: string | undefined;
+  pool: pg.Pool;
+}
+
+/** Paths that need a bearer token. Everything else (health, metrics, docs) is public. */
+export const isProtectedPath = (url: string): boolean => url.startsWith('/v1/') || url === '/v1' || url.startsWith('/graphql');
+
+// A token's tenant is checked on every request; caching the answer briefly keeps that off the hot path.
+const TENANT_CACHE_MS = 10_000;
+
+const jwtFailure = (code: string | undefined): string => {
+  switch (code) {
+    case 'FST_JWT_NO_AUTHORIZATION_IN_HEADER':
+      return 'Send Authorization: Bearer <token>.';
+    case 'FST_JWT_BAD_REQUEST':
+      return 'The Authorization header must be "Bearer <token>".';
+    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
+      return 'The token has expired.';
+    default:
+      return 'The token is not valid for this service.';
+  }
+};
+
+async function authenticatePlugin(app: FastifyInstance, opts: AuthOptions): Promise<void> {
+  await app.register(fastifyJwt, {
+    secret: opts.key.algorithms[0] === 'HS256' ? opts.key.key : { public: opts.key.key },
+    verify: {
+      algorithms: opts.key.algorithms,
+      requiredClaims: ['exp', 'sub'],
+      ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
+      ...(opts.audience ? { allowedAud: opts.audience } : {}),
+    },
+  });
+  const knownTenants = new Map<string, number>();
+
+  async function checkTenant(tenant: string): Promise<void> {
+    const seen = knownTenants.get(tenant);
+    if (seen !== undefined && Date.now() - seen < TENANT_CACHE_MS) return;
+    if (!(await tenantExists(opts.pool, tenant))) throw Errors.unknownTenant(tenant);
+    if (knownTenants.size > 10_000) knownTenants.clear();
+    knownTenants.set(tenant, Date.now());
+  }
+
+  async function authenticate(request: FastifyRequest): Promise<Caller> {
+    let claims: Record<string, unknown>;
+    try {
+      claims = await request.jwtVerify<Record<string, unknown>>();
+    } catch (err) {
+      throw Errors.unauthorized(jwtFailure((err as { code?: string }).code));
+    }
+    const sub = claims.sub;
+    if (typeof sub !== 'string' || sub.length === 0) throw Errors.unauthorized('The token has no subject (sub).');
+    const scopes = parseScopeClaim(claims.scope);
+    const tenant = claims.tenant;
+    if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) {
+      throw Errors.unauthorized('The tenant claim must be a tenant id.');
+    }
+    if (typeof tenant === 'string') await checkTenant(tenant);
+    else if (!scopes.has(ADMIN_SCOPE)) throw Errors.tenantRequired();
+    return { actor: sub, tenantId: tenant ?? null, scopes, requestId: request.id };
+  }
+
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (request) => {
+    if (isProtectedPath(request.url)) request.caller = await authenticate(request);
+  });
+}
+
+/** Verifies bearer tokens on protected paths and sets request.caller. */
+export const authentication = fp(authenticatePlugin, { name: 'pgsteward-authenticate' });

@@ -1,0 +1,12 @@
+import { checkReadiness } from '../../observability/readiness.js';
+import type { OperationHandler } from '../operation-types.js';
+
+export const getHealthHandler: OperationHandler<'getHealth'> = async () => ({ status: 'ok' as const });
+
+export function readinessHandler(knownMigrations: number): OperationHandler<'getReadiness'> {
+  return async (request, reply) => {
+    const readiness = await checkReadiness(request.server.pool, knownMigrations);
+    if (readiness.status !== 'ready') reply.code(503);
+    return readiness;
+  };
+}

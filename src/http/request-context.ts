@@ -1,0 +1,21 @@
+import type { FastifyRequest } from 'fastify';
+import type { Ctx } from '../domain/context.js';
+import { Errors } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pool: import('pg').Pool;
+  }
+  interface FastifyRequest {
+    /** What the audit log names as the resource; defaults to the request path. */
+    auditResource: string | null;
+    /** The tenant an audit event belongs to when it is not the caller's (e.g. a created tenant). */
+    auditTenant: string | null;
+  }
+}
+
+/** The service context for an authenticated request. */
+export function ctxOf(request: FastifyRequest): Ctx {
+  if (!request.caller) throw Errors.unauthorized('Send Authorization: Bearer <token>.');
+  return { ...request.caller, pool: request.server.pool };
+}

@@ -1,0 +1,61 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, RouteOptions, onRequestHookHandler } from 'fastify';
+import openapiGlue from 'fastify-openapi-glue';
+import type { Scope } from '../auth/scopes.js';
+import { requireScopes } from '../domain/context.js';
+import { Errors } from '../errors.js';
+import { type OpenApiDocument, listOperations } from './contract.js';
+import { listAuditEventsHandler } from './handlers/audit.js';
+import { getHealthHandler, readinessHandler } from './handlers/operations.js';
+import { createTenantHandler, getTenantHandler, listTenantsHandler } from './handlers/tenants.js';
+import type { OperationHandlers } from './operation-types.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    operationId?: string;
+  }
+}
+
+/** The contract's required scopes, checked before the body is even validated. */
+const requireOperationScopes =
+  (scopes: Scope[]): onRequestHookHandler =>
+  async (request) => {
+    if (!request.caller) throw Errors.unauthorized('Send Authorization: Bearer <token>.');
+    requireScopes(request.caller, ...scopes);
+  };
+
+/** REST routes wired from openapi/openapi.yaml: operationId -> handler. */
+export async function registerRest(app: FastifyInstance, document: OpenApiDocument, knownMigrations: number) {
+  const handlers: OperationHandlers = {
+    getHealth: getHealthHandler,
+    getReadiness: readinessHandler(knownMigrations),
+    createTenant: createTenantHandler,
+    listTenants: listTenantsHandler,
+    getTenant: getTenantHandler,
+    listAuditEvents: listAuditEventsHandler,
+  };
+  const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
+
+  await app.register(openapiGlue, {
+    // The glue rewrites the document while parsing; give it its own copy.
+    specification: structuredClone(document),
+    operationResolver: (operationId: string) => {
+      const op = operations.get(operationId);
+      const handler = handlers[operationId as keyof OperationHandlers];
+      if (!op || !handler) throw new Error(`no handler for operation ${operationId}`);
+      // The glue fills in method, url and schema; its typings insist on the full RouteOptions.
+      return {
+        config: { operationId },
+        ...(op.scopes ? { onRequest: requireOperationScopes(op.scopes) } : {}),
+        handler,
+      } as unknown as RouteOptions;
+    },
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => document);
+  // Swagger UI reads the same document; @fastify/swagger's typings predate OpenAPI 3.1.
+  const staticSpec = { document } as unknown as { document: import('openapi-types').OpenAPIV3.Document };
+  await app.register(fastifySwagger, { mode: 'static', specification: staticSpec });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+}
