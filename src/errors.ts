@@ -22,7 +22,13 @@ export class PgStewardError extends Error {
 export const isPgStewardError = (err: unknown): err is PgStewardError => err instanceof PgStewardError;
 
 const define =
-  <A extends unknown[]>(code: string, status: number, title: string, detail: (...args: A) => string, extra?: (...args: A) => Record<string, unknown>) =>
+  <A extends unknown[]>(
+    code: string,
+    status: number,
+    title: string,
+    detail: (...args: A) => string,
+    extra?: (...args: A) => Record<string, unknown>,
+  ) =>
   (...args: A) =>
     new PgStewardError(code, status, title, detail(...args), extra?.(...args));
 
@@ -35,10 +41,20 @@ export const Errors = {
     (scopes: string[]) => `This token lacks the scope ${scopes.join(' and ')}.`,
     (scopes: string[]) => ({ missingScopes: scopes }),
   ),
-  unknownTenant: define('PGS_UNKNOWN_TENANT', 403, 'Forbidden', (tenant: string) => `The token's tenant '${tenant}' does not exist.`),
+  unknownTenant: define(
+    'PGS_UNKNOWN_TENANT',
+    403,
+    'Forbidden',
+    (tenant: string) => `The token's tenant '${tenant}' does not exist.`,
+  ),
   tenantRequired: define('PGS_TENANT_REQUIRED', 403, 'Forbidden', () => 'This token carries no tenant claim.'),
   validation: define('PGS_VALIDATION', 400, 'Bad Request', (detail: string) => detail),
-  routeNotFound: define('PGS_ROUTE_NOT_FOUND', 404, 'Not Found', (method: string, url: string) => `No route ${method} ${url}.`),
+  routeNotFound: define(
+    'PGS_ROUTE_NOT_FOUND',
+    404,
+    'Not Found',
+    (method: string, url: string) => `No route ${method} ${url}.`,
+  ),
   tenantNotFound: define('PGS_TENANT_NOT_FOUND', 404, 'Not Found', (id: string) => `Tenant '${id}' was not found.`),
   tenantExists: define('PGS_TENANT_EXISTS', 409, 'Conflict', (id: string) => `Tenant '${id}' already exists.`),
   conflict: define('PGS_CONFLICT', 409, 'Conflict', (detail: string) => detail),
@@ -52,6 +68,16 @@ export const Errors = {
     (max: number) => `A batch may hold at most ${max} queries.`,
   ),
   unavailable: define('PGS_UNAVAILABLE', 503, 'Service Unavailable', (detail: string) => detail),
-  retryable: define('PGS_RETRY', 503, 'Service Unavailable', () => 'A concurrent change got in the way; retry the request.'),
-  internal: define('PGS_INTERNAL', 500, 'Internal Server Error', () => 'An internal error occurred; the log has details.'),
+  retryable: define(
+    'PGS_RETRY',
+    503,
+    'Service Unavailable',
+    () => 'A concurrent change got in the way; retry the request.',
+  ),
+  internal: define(
+    'PGS_INTERNAL',
+    500,
+    'Internal Server Error',
+    () => 'An internal error occurred; the log has details.',
+  ),
 } as const;

@@ -1,2 +1,3 @@
 import t from 'tap';
+
 t.equal(1 + 1, 2);

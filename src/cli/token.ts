@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { mintToken } from '../auth/mint.js';
-import { SCOPES, type Scope, isScope } from '../auth/scopes.js';
+import { isScope, SCOPES, type Scope } from '../auth/scopes.js';
 import { resolveSigningSecret } from '../auth/signing-key.js';
 import { loadConfig } from '../config.js';
 import { TENANT_ID_PATTERN } from '../domain/tenants/service.js';

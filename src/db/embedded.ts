@@ -69,7 +69,11 @@ interface DataDirLock {
 async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> {
   const path = join(dataDir, 'pgsteward.pid');
   const ours = String(process.pid);
-  const readHolder = () => readFile(path, 'utf8').then((text) => text.trim(), () => undefined);
+  const readHolder = () =>
+    readFile(path, 'utf8').then(
+      (text) => text.trim(),
+      () => undefined,
+    );
 
   for (let attempt = 0; attempt < 5; attempt++) {
     try {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Config } from '../config.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { loadMigrations, migrate } from './migrate.js';
-import { type ConnectionSettings, assertRowSecurityApplies, createAppPool, ownerClient } from './pool.js';
+import { assertRowSecurityApplies, type ConnectionSettings, createAppPool, ownerClient } from './pool.js';
 
 export interface MetadataStore {
   pool: pg.Pool;

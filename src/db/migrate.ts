@@ -108,4 +108,3 @@ function verifyHistory(rows: { version: number; name: string; checksum: string }
     }
   });
 }
-

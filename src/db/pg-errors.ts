@@ -1,4 +1,4 @@
-import { Errors, type PgStewardError, isPgStewardError } from '../errors.js';
+import { Errors, isPgStewardError, type PgStewardError } from '../errors.js';
 
 /**
  * The one place PostgreSQL errors become API errors, by SQLSTATE (never by message text).

@@ -5,7 +5,7 @@ export const APP_ROLE = 'pgsteward_app';
 
 export type ConnectionSettings =
   | { connectionString: string }
-  | { host: string; port: number; user: string; password: string; database: string };
+  | { host: string; port: number; user: string; password: string; database: string; ssl?: pg.ClientConfig['ssl'] };
 
 /**
  * libpq and node-postgres disagree on sslmode=require (pg 8 treats it as verify-full). Ask pg for

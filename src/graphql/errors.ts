@@ -21,7 +21,10 @@ export function formatGraphqlErrors(
   let allClientErrors = true;
   let status: number | undefined;
   const formatted = flatten(errors).map((error): GraphQLFormattedError => {
-    const base = { ...(error.locations ? { locations: error.locations } : {}), ...(error.path ? { path: error.path } : {}) };
+    const base = {
+      ...(error.locations ? { locations: error.locations } : {}),
+      ...(error.path ? { path: error.path } : {}),
+    };
     const original = error.originalError;
     if (original?.code === 'MER_ERR_GQL_QUERY_DEPTH') {
       return { ...base, message: original.message, extensions: { code: 'PGS_GRAPHQL_QUERY_TOO_DEEP' } };

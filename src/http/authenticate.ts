@@ -2,8 +2,8 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
-import type { VerificationKey } from '../auth/signing-key.js';
 import { ADMIN_SCOPE, parseScopeClaim } from '../auth/scopes.js';
+import type { VerificationKey } from '../auth/signing-key.js';
 import type { Caller } from '../domain/context.js';
 import { tenantExists } from '../domain/tenants/service.js';
 import { Errors } from '../errors.js';
@@ -23,7 +23,8 @@ export interface AuthOptions {
 }
 
 /** Paths that need a bearer token. Everything else (health, metrics, docs) is public. */
-export const isProtectedPath = (url: string): boolean => url.startsWith('/v1/') || url === '/v1' || url.startsWith('/graphql');
+export const isProtectedPath = (url: string): boolean =>
+  url.startsWith('/v1/') || url === '/v1' || url.startsWith('/graphql');
 
 // A token's tenant is checked on every request; caching the answer briefly keeps that off the hot path.
 const TENANT_CACHE_MS = 10_000;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { isScope, type Scope } from '../auth/scopes.js';
 import { OPENAPI_SPEC_PATH } from '../paths.js';
-import { type Scope, isScope } from '../auth/scopes.js';
 
 export interface OpenApiDocument {
   openapi: string;

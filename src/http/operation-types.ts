@@ -25,7 +25,10 @@ export type OpRequest<K extends OperationId> = FastifyRequest<{
   Params: OpPath<K>;
 }>;
 
-export type OperationHandler<K extends OperationId> = (request: OpRequest<K>, reply: FastifyReply) => Promise<OpResult<K>>;
+export type OperationHandler<K extends OperationId> = (
+  request: OpRequest<K>,
+  reply: FastifyReply,
+) => Promise<OpResult<K>>;
 
 /** Every operation in the contract must have exactly one handler: the compiler checks this map. */
 export type OperationHandlers = { [K in OperationId]: OperationHandler<K> };

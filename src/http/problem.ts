@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { translatePgError } from '../db/pg-errors.js';
-import { Errors, PgStewardError, isPgStewardError } from '../errors.js';
+import { Errors, isPgStewardError, PgStewardError } from '../errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -65,7 +65,8 @@ export function classifyError(err: unknown): PgStewardError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return Errors.validation('The request body is not valid JSON.');
   }
-  if (err instanceof SyntaxError && fe.statusCode === 400) return Errors.validation('The request body is not valid JSON.');
+  if (err instanceof SyntaxError && fe.statusCode === 400)
+    return Errors.validation('The request body is not valid JSON.');
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new PgStewardError('PGS_BAD_REQUEST', fe.statusCode, 'Bad Request', fe.message);
   }
@@ -84,5 +85,7 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     else request.log.info({ code: problem.code, detail: problem.message }, 'request rejected');
     return sendProblem(reply, problem);
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, Errors.routeNotFound(request.method, (request.url.split('?')[0] ?? '').slice(0, 200))));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, Errors.routeNotFound(request.method, (request.url.split('?')[0] ?? '').slice(0, 200))),
+  );
 }

@@ -1,11 +1,11 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, RouteOptions, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import type { Scope } from '../auth/scopes.js';
 import { requireScopes } from '../domain/context.js';
 import { Errors } from '../errors.js';
-import { type OpenApiDocument, listOperations } from './contract.js';
+import { listOperations, type OpenApiDocument } from './contract.js';
 import { listAuditEventsHandler } from './handlers/audit.js';
 import { getHealthHandler, readinessHandler } from './handlers/operations.js';
 import { createTenantHandler, getTenantHandler, listTenantsHandler } from './handlers/tenants.js';

@@ -109,9 +109,7 @@ export async function runServerProgram(
   const program = basename(path);
   const dropRoot = mustDropRoot();
   if (dropRoot) await serverUserIds(); // fail with a clear message before runuser's cryptic one
-  const [command, argv] = dropRoot
-    ? ['runuser', ['-u', SERVER_OS_USER, '--', path, ...args]]
-    : [path, args];
+  const [command, argv] = dropRoot ? ['runuser', ['-u', SERVER_OS_USER, '--', path, ...args]] : [path, args];
   // The server user may not be able to enter our working directory; "/" is always reachable.
   const cwd = opts.cwd ?? (dropRoot ? '/' : undefined);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

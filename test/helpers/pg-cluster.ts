@@ -7,11 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ClientConfig } from 'pg';
 import { resolveServerInstallation } from '../../src/pgtools/installations.js';
-import {
-  giveToServerUser,
-  runServerProgram,
-  withServerReadablePasswordFile,
-} from '../../src/pgtools/server-user.js';
+import { giveToServerUser, runServerProgram, withServerReadablePasswordFile } from '../../src/pgtools/server-user.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -29,6 +25,18 @@ export interface TestCluster {
   /** node-postgres config over TLS, verifying the server against caCert. */
   clientConfig(database?: string, user?: string, password?: string): ClientConfig;
   stop(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+/** What another process needs to use (and stop) a running test cluster; JSON-serialisable. */
+export interface TestClusterInfo {
+  dir: string;
+  dataDir: string;
+  port: number;
+  password: string;
+  caCertPath: string;
+  caCert: string;
+  bindir: string;
+  major: number;
 }
 
 const HOST = '127.0.0.1';
@@ -53,12 +61,23 @@ async function freeLoopbackPort(): Promise<number> {
 async function writeSelfSignedCertificate(certPath: string, keyPath: string): Promise<void> {
   // EC P-256 is generated in milliseconds, RSA-2048 in up to a second.
   await execFileAsync('openssl', [
-    'req', '-x509', '-nodes',
-    '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-    '-keyout', keyPath, '-out', certPath,
-    '-days', '2',
-    '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    'req',
+    '-x509',
+    '-nodes',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
   ]); // prettier-ignore
   await chmod(keyPath, 0o600); // postgres refuses a group- or world-readable key
 }
@@ -121,19 +140,25 @@ export async function startTestCluster(
   try {
     await mkdir(dataDir, { mode: 0o700 });
     await giveToServerUser(dir);
-    const initdb = withServerReadablePasswordFile(password, (pwfile) =>
-      runServerProgram(join(inst.bindir, 'initdb'), [
-        '-D', dataDir, '-U', SUPERUSER, '--auth=scram-sha-256', `--pwfile=${pwfile}`,
-        '-E', 'UTF8', '--no-locale',
-        '--no-sync', // fsync of a cluster deleted minutes later is pure waste
-      ]), // prettier-ignore
+    const initdb = withServerReadablePasswordFile(
+      password,
+      (pwfile) =>
+        runServerProgram(join(inst.bindir, 'initdb'), [
+          '-D',
+          dataDir,
+          '-U',
+          SUPERUSER,
+          '--auth=scram-sha-256',
+          `--pwfile=${pwfile}`,
+          '-E',
+          'UTF8',
+          '--no-locale',
+          '--no-sync', // fsync of a cluster deleted minutes later is pure waste
+        ]), // prettier-ignore
     );
     await Promise.all([initdb, writeSelfSignedCertificate(caCertPath, keyPath)]);
     await writeFile(join(dataDir, 'pg_hba.conf'), HBA);
-    await appendFile(
-      join(dataDir, 'postgresql.conf'),
-      clusterSettings(dir, caCertPath, keyPath, opts.settings ?? {}),
-    );
+    await appendFile(join(dataDir, 'postgresql.conf'), clusterSettings(dir, caCertPath, keyPath, opts.settings ?? {}));
     await giveToServerUser(dir); // the files written above, and the key the server must read
 
     let port = 0;
@@ -154,38 +179,46 @@ export async function startTestCluster(
     }
 
     const caCert = await readFile(caCertPath, 'utf8');
-    let stopped: Promise<void> | undefined;
-    return {
-      host: HOST,
-      port,
-      superuser: SUPERUSER,
-      password,
-      caCertPath,
-      caCert,
-      dataDir,
-      bindir: inst.bindir,
-      major: inst.major,
-      clientConfig(database = 'postgres', user = SUPERUSER, userPassword = password) {
-        return {
-          host: HOST,
-          port,
-          user,
-          password: userPassword,
-          database,
-          ssl: { ca: caCert, rejectUnauthorized: true, servername: 'localhost' },
-        };
-      },
-      stop(stopOpts = {}) {
-        stopped ??= (async () => {
-          await stopServer();
-          if (!stopOpts.keepData) await rm(dir, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
-    };
+    return attachTestCluster({ dir, dataDir, port, password, caCertPath, caCert, bindir: inst.bindir, major: inst.major });
   } catch (err) {
     await stopServer();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** A handle on a running cluster, possibly started by another process (tap's `before` script). */
+export function attachTestCluster(info: TestClusterInfo): TestCluster & { info: TestClusterInfo } {
+  let stopped: Promise<void> | undefined;
+  return {
+    info,
+    host: HOST,
+    port: info.port,
+    superuser: SUPERUSER,
+    password: info.password,
+    caCertPath: info.caCertPath,
+    caCert: info.caCert,
+    dataDir: info.dataDir,
+    bindir: info.bindir,
+    major: info.major,
+    clientConfig(database = 'postgres', user = SUPERUSER, userPassword = info.password) {
+      return {
+        host: HOST,
+        port: info.port,
+        user,
+        password: userPassword,
+        database,
+        ssl: { ca: info.caCert, rejectUnauthorized: true, servername: 'localhost' },
+      };
+    },
+    stop(stopOpts = {}) {
+      stopped ??= (async () => {
+        await runServerProgram(join(info.bindir, 'pg_ctl'), ['stop', '-D', info.dataDir, '-m', 'immediate', '-w']).catch(
+          () => {}, // already down (crashed, or stopped by the test itself)
+        );
+        if (!stopOpts.keepData) await rm(info.dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
 }

@@ -70,7 +70,11 @@ t.test('discoverPgInstallations finds the installed PostgreSQL 15 with pg_dump',
   t.ok(hasBinary(v15, 'pg_dump'));
   t.match(v15.version, /^15\.\d+$/);
   const majors = installations.map((inst) => inst.major);
-  t.same(majors, [...majors].sort((a, b) => b - a), 'newest major first');
+  t.same(
+    majors,
+    [...majors].sort((a, b) => b - a),
+    'newest major first',
+  );
   t.equal(new Set(installations.map((inst) => inst.bindir)).size, installations.length, 'no duplicates');
 });
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { type Ctx, isAdmin, ownTenant } from '../context.js';
-import { type Page, type PageRequest, decodeCursor, pageSize, toPage } from '../pagination.js';
+import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
 import { type AuditRecord, type AuditRow, insertAuditEvent, selectAuditPage } from './queries.js';
 
 export type { AuditRecord };

@@ -2,8 +2,8 @@ import { translatePgError } from '../../db/pg-errors.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { type Ctx, isAdmin, requireScopes } from '../context.js';
-import { type Page, type PageRequest, decodeCursor, pageSize, toPage } from '../pagination.js';
-import { type TenantRow, insertTenant, selectTenant, selectTenantPage } from './queries.js';
+import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { insertTenant, selectTenant, selectTenantPage, type TenantRow } from './queries.js';
 
 export interface Tenant {
   id: string;
