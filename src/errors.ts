@@ -67,6 +67,82 @@ export const Errors = {
     'Bad Request',
     (max: number) => `A batch may hold at most ${max} queries.`,
   ),
+  idempotencyMismatch: define(
+    'PGS_IDEMPOTENCY_MISMATCH',
+    422,
+    'Unprocessable Content',
+    () => 'This Idempotency-Key was already used with a different request body.',
+  ),
+  // Secrets: the message names the reference, never the contents.
+  secretRefInvalid: define(
+    'PGS_SECRET_REF_INVALID',
+    400,
+    'Bad Request',
+    (ref: string) => `secretRef '${ref}' must be aws-sm:<secret id or ARN> or file:<key>.`,
+  ),
+  secretNotFound: define(
+    'PGS_SECRET_NOT_FOUND',
+    422,
+    'Unprocessable Content',
+    (ref: string) => `Secret '${ref}' does not exist.`,
+  ),
+  secretMalformed: define(
+    'PGS_SECRET_MALFORMED',
+    422,
+    'Unprocessable Content',
+    (ref: string, why: string) => `Secret '${ref}' is not a usable database secret: ${why}.`,
+  ),
+  secretUnavailable: define(
+    'PGS_SECRET_UNAVAILABLE',
+    503,
+    'Service Unavailable',
+    (ref: string, why: string) => `Secret '${ref}' could not be read: ${why}.`,
+  ),
+  // Targets.
+  targetNotFound: define('PGS_TARGET_NOT_FOUND', 404, 'Not Found', (id: string) => `Target '${id}' was not found.`),
+  targetExists: define(
+    'PGS_TARGET_EXISTS',
+    409,
+    'Conflict',
+    (name: string) => `A target named '${name}' already exists.`,
+  ),
+  targetHostRefused: define('PGS_TARGET_HOST_REFUSED', 422, 'Unprocessable Content', (why: string) => why),
+  targetIncomplete: define('PGS_TARGET_INCOMPLETE', 422, 'Unprocessable Content', (why: string) => why),
+  targetConnectionFailed: define('PGS_CONNECTION_FAILED', 502, 'Bad Gateway', (why: string) => why),
+  targetAuthFailed: define('PGS_AUTH_FAILED', 502, 'Bad Gateway', (why: string) => why),
+  // Jobs.
+  jobNotFound: define('PGS_JOB_NOT_FOUND', 404, 'Not Found', (id: string) => `Job '${id}' was not found.`),
+  jobNotCancellable: define(
+    'PGS_JOB_NOT_CANCELLABLE',
+    409,
+    'Conflict',
+    (id: string, status: string) => `Job '${id}' is ${status} and can no longer be cancelled.`,
+  ),
+  // Backups.
+  backupNotFound: define('PGS_BACKUP_NOT_FOUND', 404, 'Not Found', (id: string) => `Backup '${id}' was not found.`),
+  backupNotDeletable: define(
+    'PGS_BACKUP_NOT_DELETABLE',
+    409,
+    'Conflict',
+    (id: string, status: string) => `Backup '${id}' is ${status}; it cannot be deleted now.`,
+  ),
+  unknownRelations: define(
+    'PGS_UNKNOWN_RELATION',
+    422,
+    'Unprocessable Content',
+    (kind: 'table' | 'schema', names: string[]) =>
+      `Unknown ${kind}${names.length > 1 ? 's' : ''}: ${names.join(', ')}.`,
+    (kind: 'table' | 'schema', names: string[]) => ({ unknown: names, kind }),
+  ),
+  toolVersion: define(
+    'PGS_TOOL_VERSION',
+    422,
+    'Unprocessable Content',
+    (tool: string, toolMajor: number | null, serverMajor: number) =>
+      toolMajor === null
+        ? `No ${tool} for PostgreSQL ${serverMajor} or newer is installed.`
+        : `${tool} ${toolMajor} cannot dump a PostgreSQL ${serverMajor} server; install ${tool} ${serverMajor} or newer.`,
+  ),
   unavailable: define('PGS_UNAVAILABLE', 503, 'Service Unavailable', (detail: string) => detail),
   retryable: define(
     'PGS_RETRY',
