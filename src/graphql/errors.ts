@@ -26,8 +26,12 @@ export function formatGraphqlErrors(
       ...(error.path ? { path: error.path } : {}),
     };
     const original = error.originalError;
-    if (original?.code === 'MER_ERR_GQL_QUERY_DEPTH') {
-      return { ...base, message: original.message, extensions: { code: 'PGS_GRAPHQL_QUERY_TOO_DEEP' } };
+    // Depth errors arrive either wrapped (originalError) or, once unwrapped, as the error itself.
+    const depthError = [error as { code?: string; message: string }, original].find(
+      (e) => e?.code === 'MER_ERR_GQL_QUERY_DEPTH',
+    );
+    if (depthError) {
+      return { ...base, message: depthError.message, extensions: { code: 'PGS_GRAPHQL_QUERY_TOO_DEEP' } };
     }
     if (!original) {
       // Parse and validation errors from graphql-js describe the query, never our internals.

@@ -24,6 +24,11 @@ export function loadSchema(dir = GRAPHQL_SCHEMA_DIR): string {
 }
 
 export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
+  // Batching is allowed (dashboards use it) but capped, so one request cannot fan out without bound.
+  app.addHook('preHandler', async (request) => {
+    if (request.routeOptions.url !== '/graphql' || !Array.isArray(request.body)) return;
+    if (request.body.length > opts.maxBatch) throw Errors.graphqlBatchTooLarge(opts.maxBatch);
+  });
   await app.register(mercurius, {
     schema: loadSchema(),
     resolvers,
@@ -37,14 +42,10 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
     errorFormatter: (execution, context) => {
       const log = context.reply?.log ?? app.log;
       const { formatted, allClientErrors, status } = formatGraphqlErrors(execution.errors, log);
-      const statusCode = execution.data ? 200 : allClientErrors && status === undefined ? 400 : 200;
+      // With data, errors are per-field and the request itself succeeded; without, the first error's
+      // status (a refused request) or 400 for a query that did not validate.
+      const statusCode = execution.data ? 200 : (status ?? (allClientErrors ? 400 : 500));
       return { statusCode, response: { data: execution.data ?? null, errors: formatted } };
     },
-  });
-
-  // Batching is allowed (dashboards use it) but capped, so one request cannot fan out without bound.
-  app.addHook('preHandler', async (request) => {
-    if (request.routeOptions.url !== '/graphql' || !Array.isArray(request.body)) return;
-    if (request.body.length > opts.maxBatch) throw Errors.graphqlBatchTooLarge(opts.maxBatch);
   });
 }

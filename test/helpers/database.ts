@@ -4,7 +4,7 @@ import pg from 'pg';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { type ConnectionSettings, createAppPool } from '../../src/db/pool.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { type TestCluster, type TestClusterInfo, attachTestCluster, startTestCluster } from './pg-cluster.js';
+import { attachTestCluster, startTestCluster, type TestCluster, type TestClusterInfo } from './pg-cluster.js';
 
 /**
  * One PostgreSQL cluster per test run (started by tap's `before` script, see global-setup.ts), a

@@ -179,7 +179,16 @@ export async function startTestCluster(
     }
 
     const caCert = await readFile(caCertPath, 'utf8');
-    return attachTestCluster({ dir, dataDir, port, password, caCertPath, caCert, bindir: inst.bindir, major: inst.major });
+    return attachTestCluster({
+      dir,
+      dataDir,
+      port,
+      password,
+      caCertPath,
+      caCert,
+      bindir: inst.bindir,
+      major: inst.major,
+    });
   } catch (err) {
     await stopServer();
     await rm(dir, { recursive: true, force: true });
@@ -213,7 +222,14 @@ export function attachTestCluster(info: TestClusterInfo): TestCluster & { info: 
     },
     stop(stopOpts = {}) {
       stopped ??= (async () => {
-        await runServerProgram(join(info.bindir, 'pg_ctl'), ['stop', '-D', info.dataDir, '-m', 'immediate', '-w']).catch(
+        await runServerProgram(join(info.bindir, 'pg_ctl'), [
+          'stop',
+          '-D',
+          info.dataDir,
+          '-m',
+          'immediate',
+          '-w',
+        ]).catch(
           () => {}, // already down (crashed, or stopped by the test itself)
         );
         if (!stopOpts.keepData) await rm(info.dir, { recursive: true, force: true });

@@ -1,0 +1,88 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { createSigner } from 'fast-jwt';
+import t from 'tap';
+import { bearer, buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
+
+const { app, token, adminToken, seedTenants } = await buildTestApp(t, {
+  PGSTEWARD_JWT_ISSUER: 'https://issuer.test',
+  PGSTEWARD_JWT_AUDIENCE: 'pgsteward',
+});
+await seedTenants('acme');
+
+const sign = (claims: Record<string, unknown>, opts: Record<string, unknown> = {}) =>
+  createSigner({ key: TEST_JWT_SECRET, expiresIn: 60_000, ...opts })(claims);
+const good = { sub: 'bot', tenant: 'acme', scope: 'tenants:admin', iss: 'https://issuer.test', aud: 'pgsteward' };
+
+const get = (headers: Record<string, string>) => app.inject({ method: 'GET', url: '/v1/tenants/acme', headers });
+
+t.test('a well-formed token with the configured issuer and audience is accepted', async (t) => {
+  const res = await get(bearer(sign(good)));
+  t.equal(res.statusCode, 200);
+});
+
+t.test('authentication failures answer 401 with PGS_UNAUTHORIZED', async (t) => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const header = (s: object) => Buffer.from(JSON.stringify(s)).toString('base64url');
+  const cases: [string, Record<string, string>][] = [
+    ['no Authorization header', {}],
+    ['not a bearer scheme', { authorization: 'Basic dXNlcjpwYXNz' }],
+    ['garbage token', bearer('not.a.jwt')],
+    ['expired token', bearer(sign({ ...good, exp: Math.floor(Date.now() / 1000) - 60 }, { expiresIn: undefined }))],
+    ['alg none', bearer(`${header({ alg: 'none', typ: 'JWT' })}.${header({ ...good, exp: 9999999999 })}.`)],
+    ['signed with the wrong secret', bearer(createSigner({ key: 'x'.repeat(40), expiresIn: 60_000 })(good))],
+    [
+      'signed with an unexpected algorithm',
+      bearer(
+        createSigner({ key: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, expiresIn: 60_000 })(good),
+      ),
+    ],
+    ['the wrong issuer', bearer(sign({ ...good, iss: 'https://evil.test' }))],
+    ['the wrong audience', bearer(sign({ ...good, aud: 'someone-else' }))],
+    ['no exp claim', bearer(sign(good, { expiresIn: undefined }))],
+    ['no sub claim', bearer(sign({ ...good, sub: undefined }))],
+  ];
+  for (const [name, headers] of cases) {
+    const res = await get(headers);
+    t.equal(res.statusCode, 401, name);
+    t.equal(res.json().code, 'PGS_UNAUTHORIZED', `${name}: code`);
+    t.match(res.headers['content-type'], /application\/problem\+json/, `${name}: problem+json`);
+  }
+});
+
+t.test('GraphQL requires a token too', async (t) => {
+  const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ viewer { actor } }' } });
+  t.equal(res.statusCode, 401);
+  t.equal(res.json().code, 'PGS_UNAUTHORIZED');
+});
+
+t.test('a missing scope answers 403 naming the scope', async (t) => {
+  const res = await app.inject({
+    method: 'GET',
+    url: '/v1/tenants',
+    headers: bearer(sign({ ...good, scope: 'backups:read' })),
+  });
+  t.equal(res.statusCode, 403);
+  t.equal(res.json().code, 'PGS_MISSING_SCOPE');
+  t.same(res.json().missingScopes, ['tenants:admin']);
+  t.match(res.json().detail, /tenants:admin/);
+});
+
+t.test('a token for a tenant that does not exist answers 403', async (t) => {
+  const res = await get(bearer(sign({ ...good, tenant: 'ghost' })));
+  t.equal(res.statusCode, 403);
+  t.equal(res.json().code, 'PGS_UNKNOWN_TENANT');
+});
+
+t.test('a non-operator token without a tenant answers 403', async (t) => {
+  const res = await get(bearer(sign({ ...good, tenant: undefined, scope: 'backups:read' })));
+  t.equal(res.statusCode, 403);
+  t.equal(res.json().code, 'PGS_TENANT_REQUIRED');
+});
+
+t.test('public operational endpoints need no token', async (t) => {
+  for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
+    const res = await app.inject({ method: 'GET', url });
+    t.equal(res.statusCode, 200, url);
+  }
+  t.ok(adminToken && token('acme', []));
+});
