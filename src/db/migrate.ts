@@ -53,14 +53,15 @@ export interface MigrationReport {
  * advisory lock so concurrent starts wait for each other rather than race.
  */
 export async function migrate(client: pg.ClientBase, migrations: Migration[]): Promise<MigrationReport> {
-  await client.query(`CREATE TABLE IF NOT EXISTS pgsteward_migrations (
-    version    integer PRIMARY KEY,
-    name       text NOT NULL,
-    checksum   text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
+  // The lock comes first: even CREATE TABLE IF NOT EXISTS races with a concurrent runner.
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {
+    await client.query(`CREATE TABLE IF NOT EXISTS pgsteward_migrations (
+      version    integer PRIMARY KEY,
+      name       text NOT NULL,
+      checksum   text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
     const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
       'SELECT version, name, checksum FROM pgsteward_migrations ORDER BY version',
     );
