@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/auth/mint.js';
 import type { Scope } from '../../src/auth/scopes.js';
@@ -8,13 +9,6 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
-interface TapLike {
-  teardown(fn: () => unknown): void;
-  afterEach(fn: () => unknown): void;
-  passing(): boolean;
-  comment(...args: unknown[]): void;
-  same(found: unknown, wanted: unknown, message?: string): unknown;
-}
 
 export interface TestApp {
   app: FastifyInstance;
@@ -32,7 +26,7 @@ export interface TestApp {
  * The real application on a fresh database. Every response it produces during the test is checked
  * against openapi/openapi.yaml; at teardown the file fails if any did not conform.
  */
-export async function buildTestApp(t: TapLike, env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp(t: Test, env: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase(t);
   const config = loadConfig({ PGSTEWARD_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...env });
   const app = await buildApp({
