@@ -1,0 +1,69 @@
+import type { Readable, Writable } from 'node:stream';
+import { createFileArtifactStorage } from './file-storage.js';
+import { createS3ArtifactStorage, type S3StorageOptions } from './s3-storage.js';
+import { parseStorageUrl } from './storage-url.js';
+
+export type { S3StorageOptions } from './s3-storage.js';
+export { parseStorageUrl, type StorageLocation } from './storage-url.js';
+
+export interface StoredObject {
+  key: string;
+  sizeBytes: number;
+  /** Lower-case hex sha256 of the bytes as streamed, re-verified against the stored copy. */
+  sha256: string;
+}
+
+/**
+ * One artifact being written. Data lands under a temporary name; only `commit()` makes it visible
+ * under its key, after reading the stored copy back. Either commit() resolves or nothing remains
+ * under the final key (and, once abort() resolves, nothing under the temporary name either).
+ */
+export interface ArtifactWriter {
+  /** Stream bytes in; hashing (sha256) and counting happen as they pass, nothing is buffered whole. */
+  readonly stream: Writable;
+  /** Bytes accepted so far (for progress). */
+  readonly bytesWritten: number;
+  /**
+   * After the stream has finished: re-verify the stored temporary object's size and sha256 against what
+   * was streamed, then move it to its final key (replacing an object already there). On any failure it
+   * removes the temporary object and throws; a commit after a failed or aborted stream throws too.
+   */
+  commit(): Promise<StoredObject>;
+  /** Remove the temporary object (idempotent; safe after a failed stream; a no-op after a successful commit). */
+  abort(): Promise<void>;
+}
+
+export interface ArtifactStorage {
+  /** e.g. "file:///var/lib/pgsteward/artifacts" or "s3://bucket/prefix"; never holds credentials. */
+  readonly description: string;
+  /**
+   * Start writing `key` (e.g. "<tenant>/<target>/<backup id>/dump.custom"). The signal, when it fires
+   * before commit() has moved the data, destroys the stream and removes the temporary object.
+   */
+  createWriter(key: string, opts?: { signal?: AbortSignal }): Promise<ArtifactWriter>;
+  /** Read a committed object as a stream; throws PGS_ARTIFACT_NOT_FOUND when it does not exist. */
+  read(key: string): Promise<Readable>;
+  stat(key: string): Promise<{ sizeBytes: number } | null>;
+  /** Delete one object, or every object under a prefix ending in "/" (a directory-format dump is many files). */
+  delete(keyOrPrefix: string): Promise<void>;
+  /** Committed keys under a prefix ('' or ending in '/'), sorted; temporary objects are not listed. */
+  list(prefix: string): Promise<string[]>;
+  /**
+   * Names of temporary objects (writes in progress, or left by a crashed process), relative to the
+   * temporary area. For tests, and for a sweeper that removes stale ones.
+   */
+  listTemporary(): Promise<string[]>;
+}
+
+export interface StorageConfig {
+  /** PGSTEWARD_STORAGE_URL: file:///abs/path or s3://bucket/optional/prefix. */
+  url: string;
+  s3?: S3StorageOptions;
+}
+
+/** Builds the storage named by the URL; the file root or bucket is touched on first use, not here. */
+export function createArtifactStorage(config: StorageConfig): ArtifactStorage {
+  const location = parseStorageUrl(config.url);
+  if (location.kind === 'file') return createFileArtifactStorage(location.root);
+  return createS3ArtifactStorage(location, config.s3 ?? {});
+}

@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type Readable, Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { assertArtifactKey, assertArtifactPrefix, TEMPORARY_AREA } from './artifact-key.js';
+import type { ArtifactStorage, ArtifactWriter } from './artifact-storage.js';
+import { ByteTally, digestReadable, StagedArtifactWriter, type StreamedDigest } from './staged-writer.js';
+import { artifactIntegrity, artifactKeyInvalid, artifactNotFound } from './storage-errors.js';
+
+/**
+ * Artifacts as files under `root` (0700 directories, 0600 files). Writes go to `<root>/.tmp/<uuid>`,
+ * on the same filesystem as their destination, so that the final step is an atomic rename: a reader
+ * sees either no file or the complete, verified one.
+ */
+export function createFileArtifactStorage(root: string): ArtifactStorage {
+  const temporaryDir = join(root, TEMPORARY_AREA);
+  let ready: Promise<void> | undefined;
+  const ensureRoot = (): Promise<void> => {
+    ready ??= (async () => {
+      await mkdir(root, { recursive: true, mode: 0o700 });
+      await mkdir(temporaryDir, { recursive: true, mode: 0o700 });
+    })().catch((err: unknown) => {
+      ready = undefined; // a later call may succeed once the operator has fixed the directory
+      throw err;
+    });
+    return ready;
+  };
+  const pathOf = (key: string): string => {
+    assertArtifactKey(key);
+    return join(root, ...key.split('/'));
+  };
+
+  return {
+    description: pathToFileURL(root).href,
+
+    async createWriter(key: string, opts?: { signal?: AbortSignal }): Promise<ArtifactWriter> {
+      const finalPath = pathOf(key);
+      opts?.signal?.throwIfAborted();
+      await ensureRoot();
+      const temporaryPath = join(temporaryDir, randomUUID());
+      const handle = await open(temporaryPath, 'wx', 0o600);
+      const tally = new ByteTally();
+      const sink = new FileSink(handle, tally);
+      return new StagedArtifactWriter(
+        key,
+        sink,
+        tally,
+        {
+          verifyAndMove: (expected, signal) => moveVerified(root, temporaryPath, finalPath, key, expected, signal),
+          async discard() {
+            await sink.whenClosed;
+            await rm(temporaryPath, { force: true });
+          },
+        },
+        opts?.signal,
+      );
+    },
+
+    async read(key: string): Promise<Readable> {
+      const path = pathOf(key);
+      let handle: FileHandle;
+      try {
+        handle = await open(path, 'r');
+      } catch (err) {
+        if (isMissing(err)) throw artifactNotFound(key);
+        throw err;
+      }
+      if (!(await handle.stat()).isFile()) {
+        await handle.close();
+        throw artifactNotFound(key);
+      }
+      return handle.createReadStream();
+    },
+
+    async stat(key: string) {
+      try {
+        const info = await stat(pathOf(key));
+        return info.isFile() ? { sizeBytes: info.size } : null;
+      } catch (err) {
+        if (isMissing(err)) return null;
+        throw err;
+      }
+    },
+
+    async delete(keyOrPrefix: string): Promise<void> {
+      if (keyOrPrefix.endsWith('/')) {
+        assertArtifactPrefix(keyOrPrefix);
+        if (keyOrPrefix === '') throw artifactKeyInvalid('refusing to delete the whole store');
+        await rm(pathOf(keyOrPrefix.slice(0, -1)), { recursive: true, force: true });
+        return;
+      }
+      try {
+        await rm(pathOf(keyOrPrefix), { force: true });
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    },
+
+    async list(prefix: string): Promise<string[]> {
+      assertArtifactPrefix(prefix);
+      const base = prefix === '' ? root : pathOf(prefix.slice(0, -1));
+      const keys: string[] = [];
+      await collectFiles(base, prefix, keys, prefix === '' ? TEMPORARY_AREA : undefined);
+      return keys.sort();
+    },
+
+    async listTemporary(): Promise<string[]> {
+      try {
+        return (await readdir(temporaryDir)).sort();
+      } catch (err) {
+        if (isMissing(err)) return [];
+        throw err;
+      }
+    },
+  };
+}
+
+/** Writes each chunk through to the file (no userland buffer beyond the stream's own), fsyncs at the end. */
+class FileSink extends Writable {
+  readonly whenClosed: Promise<void>;
+  #markClosed: () => void = () => undefined;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly tally: ByteTally,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.whenClosed = new Promise((resolve) => {
+      this.#markClosed = resolve;
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.tally.add(chunk);
+    writeFully(this.handle, chunk).then(() => callback(), callback);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    // Durability before the rename: a crash after commit() must not leave a renamed but empty file.
+    this.handle.sync().then(() => callback(), callback);
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    // FileHandle.close() waits for a write still in flight, so no write lands on a reused descriptor.
+    this.handle
+      .close()
+      .then(
+        () => callback(err),
+        (closeErr: Error) => callback(err ?? closeErr),
+      )
+      .finally(this.#markClosed);
+  }
+}
+
+async function writeFully(handle: FileHandle, chunk: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function moveVerified(
+  root: string,
+  temporaryPath: string,
+  finalPath: string,
+  key: string,
+  expected: StreamedDigest,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const stored = await digestReadable(createReadStream(temporaryPath), signal);
+  if (stored.sizeBytes !== expected.sizeBytes) {
+    throw artifactIntegrity(key, `the stored file has ${stored.sizeBytes} bytes, ${expected.sizeBytes} were streamed`);
+  }
+  if (stored.sha256 !== expected.sha256) {
+    throw artifactIntegrity(key, 'the stored file has a different sha256 than the streamed bytes');
+  }
+  signal?.throwIfAborted();
+  const firstCreated = await mkdir(dirname(finalPath), { recursive: true, mode: 0o700 });
+  await rename(temporaryPath, finalPath);
+  // The rename, and any directory mkdir just created, are durable only once their parents are synced.
+  let dir = dirname(finalPath);
+  await fsyncDirectory(dir);
+  const lastParent = firstCreated === undefined ? dir : dirname(firstCreated);
+  while (dir !== lastParent && dir.length > root.length) {
+    dir = dirname(dir);
+    await fsyncDirectory(dir);
+  }
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function collectFiles(dir: string, keyPrefix: string, into: string[], skip?: string): Promise<void> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isMissing(err)) return;
+    throw err;
+  }
+  for (const entry of entries) {
+    if (entry.name === skip) continue;
+    if (entry.isDirectory()) await collectFiles(join(dir, entry.name), `${keyPrefix}${entry.name}/`, into);
+    else if (entry.isFile()) into.push(`${keyPrefix}${entry.name}`);
+  }
+}
+
+const isMissing = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+};
