@@ -1,0 +1,90 @@
+import { inTenantScope } from '../../db/tenant-scope.js';
+import { Errors } from '../../errors.js';
+import { type JobRow, toJob } from '../../jobs/job-row.js';
+import { requestCancel } from '../../jobs/queue.js';
+import { isJobStatus, type Job, type JobStatus } from '../../jobs/types.js';
+import { type Ctx, readScope, requireScopes } from '../context.js';
+import { decodeCursor, type Page, pageSize, toPage } from '../pagination.js';
+import { type JobPosition, selectJob, selectJobPage, selectJobsByIds } from './queries.js';
+
+export type { Job, JobStatus };
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CREATED_KEY_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+export interface JobQuery {
+  status?: JobStatus | undefined;
+  kind?: string | undefined;
+  targetId?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+/**
+ * One job. Another tenant's job, a missing one and a malformed id all answer PGS_JOB_NOT_FOUND, so ids
+ * cannot be probed. Operators (tenants:admin) see every tenant's jobs.
+ */
+export async function getJob(ctx: Ctx, id: string): Promise<Job> {
+  requireScopes(ctx, 'jobs:read');
+  if (!UUID_PATTERN.test(id)) throw Errors.jobNotFound(id);
+  const row = await inTenantScope(ctx.pool, readScope(ctx), (tx) => tx.one<JobRow>(selectJob(id)));
+  if (!row) throw Errors.jobNotFound(id);
+  return toJob(row);
+}
+
+/** The caller's jobs, newest first, optionally filtered by status, kind and target. */
+export async function listJobs(ctx: Ctx, q: JobQuery): Promise<Page<Job>> {
+  requireScopes(ctx, 'jobs:read');
+  if (q.status !== undefined && !isJobStatus(q.status)) {
+    throw Errors.validation('status must be one of queued, running, succeeded, failed, cancelled');
+  }
+  if (q.targetId !== undefined && !UUID_PATTERN.test(q.targetId)) throw Errors.validation('targetId must be a UUID');
+  if (q.kind !== undefined && (q.kind.length === 0 || q.kind.length > 100)) {
+    throw Errors.validation('kind must be 1 to 100 characters');
+  }
+  const limit = pageSize(q);
+  const after = parsePosition(decodeCursor(q.cursor));
+  const rows = await inTenantScope(ctx.pool, readScope(ctx), (tx) =>
+    tx.rows<JobRow & { created_key: string }>(
+      selectJobPage({ status: q.status, kind: q.kind, targetId: q.targetId }, after, limit),
+    ),
+  );
+  return toPage(rows, limit, toJob, (r) => `${r.created_key}|${r.id}`);
+}
+
+/**
+ * Cancel a job: a queued one at once; a running one is asked to stop and ends `cancelled` shortly.
+ * A finished job answers PGS_JOB_NOT_CANCELLABLE.
+ */
+export async function cancelJob(ctx: Ctx, id: string): Promise<Job> {
+  requireScopes(ctx, 'jobs:write');
+  if (!UUID_PATTERN.test(id)) throw Errors.jobNotFound(id);
+  const job = await inTenantScope(ctx.pool, readScope(ctx), (tx) => requestCancel(tx, id));
+  if (!job) throw Errors.jobNotFound(id);
+  return job;
+}
+
+/** Jobs by id for GraphQL loaders: invisible, missing and malformed ids are simply absent from the map. */
+export async function getJobsByIds(ctx: Ctx, ids: string[]): Promise<Map<string, Job>> {
+  requireScopes(ctx, 'jobs:read');
+  const wanted = [...new Set(ids.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+  if (wanted.length === 0) return new Map();
+  const rows = await inTenantScope(ctx.pool, readScope(ctx), (tx) => tx.rows<JobRow>(selectJobsByIds(wanted)));
+  const byId = new Map(rows.map((r) => [r.id, toJob(r)]));
+  // Answer under the ids as asked, so a loader finds them whatever their letter case.
+  return new Map(
+    ids.flatMap((id) => {
+      const job = byId.get(id.toLowerCase());
+      return job ? [[id, job] as const] : [];
+    }),
+  );
+}
+
+function parsePosition(position: string | undefined): JobPosition | undefined {
+  if (position === undefined) return undefined;
+  const [createdAt, id, ...rest] = position.split('|');
+  if (rest.length > 0 || !createdAt || !id || !CREATED_KEY_PATTERN.test(createdAt) || !UUID_PATTERN.test(id)) {
+    throw Errors.invalidCursor();
+  }
+  return { createdAt, id };
+}

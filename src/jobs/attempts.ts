@@ -1,0 +1,135 @@
+import type pg from 'pg';
+import { inTenantScope, type Sql } from '../db/tenant-scope.js';
+import { JOBS_AVAILABLE_CHANNEL } from './channels.js';
+import { type JobRow, toJob } from './job-row.js';
+import * as q from './queries.js';
+import { type Job, type JobError, type JobStatus, StaleAttemptError } from './types.js';
+
+/**
+ * The engine's unit of work, one transaction each: claim an attempt, renew its lease, record its
+ * progress and outcome, reap the attempts of dead workers. Workers run every tenant's jobs, so each
+ * runs with the all-tenants scope; the fencing attempt id guards every write for an attempt.
+ */
+
+const ALL_TENANTS = { allTenants: true } as const;
+// Tenants tried per claim before giving up until the next wake-up. A miss (another claimer reached
+// the tenant's cap first, or a cancel holds the row) moves on to the next tenant; a handful is plenty.
+const TENANTS_PER_CLAIM = 5;
+
+export interface ClaimedAttempt {
+  job: Job;
+  attemptId: string;
+}
+
+export interface ClaimOptions {
+  workerId: string;
+  leaseMs: number;
+  tenantMaxRunning: number;
+  /** Only jobs of these kinds (the worker's tasks); omitted, any kind. */
+  kinds?: string[];
+}
+
+/**
+ * Claim the next job any tenant may run now, or undefined if there is none. One transaction per tenant
+ * tried, so that each holds a single claim lock (see lockClaimableTenant).
+ */
+export async function claimNextJob(pool: pg.Pool, opts: ClaimOptions): Promise<ClaimedAttempt | undefined> {
+  const tried: string[] = [];
+  const kinds = opts.kinds ?? null;
+  for (let i = 0; i < TENANTS_PER_CLAIM; i++) {
+    const outcome = await inTenantScope(pool, ALL_TENANTS, async (tx) => {
+      const choice = await tx.one<{ locked_tenant: string | null; best_tenant: string | null }>(
+        q.lockClaimableTenant(opts.tenantMaxRunning, tried, kinds),
+      );
+      const tenantId = choice?.locked_tenant ?? choice?.best_tenant;
+      if (!tenantId) return 'none' as const;
+      if (!choice?.locked_tenant) await tx.rows(q.waitForClaimLock(tenantId));
+      const row = await tx.one<JobRow>(
+        q.claimJob(tenantId, opts.tenantMaxRunning, { workerId: opts.workerId, leaseMs: opts.leaseMs, kinds }),
+      );
+      if (row?.attempt_id) return { job: toJob(row), attemptId: row.attempt_id };
+      tried.push(tenantId);
+      return 'missed' as const;
+    });
+    if (outcome === 'none') return undefined;
+    if (outcome !== 'missed') return outcome;
+  }
+  return undefined;
+}
+
+export interface AttemptRef {
+  jobId: string;
+  attemptId: string;
+}
+
+export interface LeaseRenewal {
+  /** Attempts whose lease was renewed, with whether a cancel was requested for their job. */
+  renewed: Map<string, { cancelRequested: boolean }>;
+}
+
+/** Renew leases; an attempt absent from the answer has lost its job (it was reaped). */
+export async function renewLeases(pool: pg.Pool, attempts: AttemptRef[], leaseMs: number): Promise<LeaseRenewal> {
+  const rows = await inTenantScope(pool, ALL_TENANTS, (tx) =>
+    tx.rows<{ id: string; cancel_requested: boolean }>(q.renewLeases(attempts, leaseMs)),
+  );
+  return { renewed: new Map(rows.map((r) => [r.id, { cancelRequested: r.cancel_requested }])) };
+}
+
+async function fenced(pool: pg.Pool, attempt: AttemptRef, sql: Sql): Promise<JobStatus> {
+  const row = await inTenantScope(pool, ALL_TENANTS, (tx) => tx.one<{ status: JobStatus }>(sql));
+  if (!row) throw new StaleAttemptError(attempt.jobId, attempt.attemptId);
+  return row.status;
+}
+
+/** Record progress (a JSON object, already serialised). Throws StaleAttemptError for a stale attempt. */
+export async function recordProgress(pool: pg.Pool, attempt: AttemptRef, progressJson: string): Promise<void> {
+  await fenced(pool, attempt, q.writeProgress(attempt.jobId, attempt.attemptId, progressJson));
+}
+
+/** The attempt succeeded with `result`. Throws StaleAttemptError for a stale attempt. */
+export async function completeAttempt(
+  pool: pg.Pool,
+  attempt: AttemptRef,
+  result: Record<string, unknown>,
+): Promise<void> {
+  await fenced(pool, attempt, q.completeAttempt(attempt.jobId, attempt.attemptId, JSON.stringify(result)));
+}
+
+/**
+ * The attempt failed: retried after a backoff if `retryable` and attempts remain, else failed; cancelled
+ * if a cancel was requested. Answers the job's new status. Throws StaleAttemptError for a stale attempt.
+ */
+export async function failAttempt(
+  pool: pg.Pool,
+  attempt: AttemptRef,
+  error: JobError,
+  retryable: boolean,
+  backoff: q.Backoff,
+): Promise<JobStatus> {
+  return fenced(pool, attempt, q.failAttempt(attempt.jobId, attempt.attemptId, error, retryable, backoff));
+}
+
+/** Hand the job back to the queue without counting the attempt (shutdown). */
+export async function releaseAttempt(pool: pg.Pool, attempt: AttemptRef): Promise<JobStatus> {
+  return inTenantScope(pool, ALL_TENANTS, async (tx) => {
+    const row = await tx.one<{ status: JobStatus }>(q.releaseAttempt(attempt.jobId, attempt.attemptId));
+    if (!row) throw new StaleAttemptError(attempt.jobId, attempt.attemptId);
+    // Another worker may be idle right now: let it take the job without waiting for its poll.
+    if (row.status === 'queued') await tx.rows(q.notify(JOBS_AVAILABLE_CHANNEL, ''));
+    return row.status;
+  });
+}
+
+export interface ReapedJob {
+  id: string;
+  tenantId: string;
+  status: JobStatus;
+}
+
+/** Return the jobs of expired leases to the queue (with backoff), or fail them with PGS_LEASE_EXPIRED. */
+export async function reapExpiredLeases(pool: pg.Pool, backoff: q.Backoff): Promise<ReapedJob[]> {
+  const rows = await inTenantScope(pool, ALL_TENANTS, (tx) =>
+    tx.rows<{ id: string; tenant_id: string; status: JobStatus }>(q.reapExpiredLeases(backoff)),
+  );
+  return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, status: r.status }));
+}

@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import type { ConnectionSettings } from '../db/pool.js';
+import {
+  type AttemptRef,
+  type ClaimedAttempt,
+  claimNextJob,
+  completeAttempt,
+  failAttempt,
+  reapExpiredLeases,
+  recordProgress,
+  releaseAttempt,
+  renewLeases,
+} from './attempts.js';
+import { JOB_CANCEL_CHANNEL, JOBS_AVAILABLE_CHANNEL } from './channels.js';
+import { NotificationListener } from './listener.js';
+import { ProgressReporter } from './progress.js';
+import {
+  type AbortCause,
+  type Job,
+  JobAbortedError,
+  type JobError,
+  JobFailure,
+  StaleAttemptError,
+  type TaskHandler,
+} from './types.js';
+
+export interface WorkerLog {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface WorkerOptions {
+  pool: pg.Pool;
+  /** Settings for the dedicated LISTEN connection (never a pooled one). */
+  listen: ConnectionSettings;
+  handlers: Record<string, TaskHandler>;
+  /** Jobs this worker runs at once. Default 2. */
+  concurrency?: number;
+  /** Running jobs per tenant, across all workers. Default 2. */
+  tenantMaxRunning?: number;
+  /** How long a claim holds a job without a heartbeat; heartbeats come every leaseMs / 2. Default 30 s. */
+  leaseMs?: number;
+  /** The fallback poll when no NOTIFY arrives (and for retries whose backoff has passed). Default 2 s. */
+  pollMs?: number;
+  /** Retry delay: least(backoffCapMs, backoffBaseMs * 2^(attempts-1)). Defaults 5 s and 10 min. */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** How often expired leases are reaped. Default leaseMs / 2. */
+  reapIntervalMs?: number;
+  workerId?: string;
+  log?: WorkerLog;
+}
+
+interface ActiveAttempt extends AttemptRef {
+  controller: AbortController;
+  stopCause: AbortCause | undefined;
+  /** The task has settled; the outcome is being written. */
+  settling: boolean;
+  done: Promise<void>;
+}
+
+const INTERNAL_ERROR: JobError = { code: 'PGS_INTERNAL', message: 'An internal error occurred; the log has details.' };
+
+const stderrLog: WorkerLog = {
+  info: () => {},
+  warn: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: 'warn', msg, ...asObject(obj) })}\n`),
+  error: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: 'error', msg, ...asObject(obj) })}\n`),
+};
+
+function asObject(obj: object | string): object {
+  if (typeof obj === 'string') return { detail: obj };
+  const err = (obj as { err?: unknown }).err;
+  return err instanceof Error ? { ...obj, err: { message: err.message, stack: err.stack } } : obj;
+}
+
+/**
+ * Runs jobs of every tenant: wakes on NOTIFY (polling only as a fallback), claims while it has free
+ * slots, heartbeats its leases, reaps the leases of dead workers, and on stop() hands its jobs back.
+ */
+export class JobWorker {
+  readonly workerId: string;
+  private readonly pool: pg.Pool;
+  private readonly handlers: Record<string, TaskHandler>;
+  private readonly kinds: string[];
+  private readonly concurrency: number;
+  private readonly tenantMaxRunning: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly reapIntervalMs: number;
+  private readonly backoff: { baseMs: number; capMs: number };
+  private readonly log: WorkerLog;
+  private readonly listener: NotificationListener;
+  private readonly active = new Map<string, ActiveAttempt>();
+  private timers: NodeJS.Timeout[] = [];
+  private claiming: Promise<void> | undefined;
+  private wakeAgain = false;
+  private heartbeating = false;
+  private running = false;
+  private stopping = false;
+  private shutdown: Promise<void> | undefined;
+
+  constructor(opts: WorkerOptions) {
+    this.pool = opts.pool;
+    this.handlers = opts.handlers;
+    this.kinds = Object.keys(opts.handlers);
+    this.concurrency = positive(opts.concurrency ?? 2, 'concurrency');
+    this.tenantMaxRunning = positive(opts.tenantMaxRunning ?? 2, 'tenantMaxRunning');
+    this.leaseMs = positive(opts.leaseMs ?? 30_000, 'leaseMs');
+    this.pollMs = positive(opts.pollMs ?? 2_000, 'pollMs');
+    this.reapIntervalMs = positive(opts.reapIntervalMs ?? Math.ceil(this.leaseMs / 2), 'reapIntervalMs');
+    this.backoff = { baseMs: opts.backoffBaseMs ?? 5_000, capMs: opts.backoffCapMs ?? 600_000 };
+    this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.log = opts.log ?? stderrLog;
+    this.listener = new NotificationListener({
+      settings: opts.listen,
+      channels: [JOBS_AVAILABLE_CHANNEL, JOB_CANCEL_CHANNEL],
+      onNotification: (channel, payload) => {
+        if (channel === JOBS_AVAILABLE_CHANNEL) this.wake();
+        else if (channel === JOB_CANCEL_CHANNEL) this.abort(payload, 'cancelled');
+      },
+      onConnected: () => this.wake(),
+      log: this.log,
+    });
+  }
+
+  /** Start listening, heartbeating, reaping and polling; claims what is already waiting. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.listener.start();
+    this.running = true;
+    this.stopping = false;
+    this.timers = [
+      setInterval(() => this.wake(), this.pollMs),
+      setInterval(() => void this.heartbeat(), Math.max(1, Math.floor(this.leaseMs / 2))),
+      setInterval(
+        () => void this.reapExpired().catch((err) => this.log.error({ err }, 'reaping failed')),
+        this.reapIntervalMs,
+      ),
+    ];
+    this.wake();
+  }
+
+  /**
+   * Stop claiming, abort running tasks through their AbortSignal, wait for them (at most timeoutMs),
+   * then hand their jobs back to the queue without counting the interrupted attempt.
+   */
+  stop(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    this.shutdown ??= this.shutDown(opts.timeoutMs ?? 10_000).finally(() => {
+      this.shutdown = undefined;
+    });
+    return this.shutdown;
+  }
+
+  private async shutDown(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    const [pollTimer, heartbeatTimer, reapTimer] = this.timers;
+    clearInterval(pollTimer);
+    clearInterval(reapTimer);
+    await this.claiming;
+    for (const jobId of this.active.keys()) this.abort(jobId, 'shutdown');
+    const attempts = [...this.active.values()];
+    const settled = await settlesWithin(Promise.all(attempts.map((a) => a.done)), timeoutMs);
+    if (!settled) {
+      // Tasks that ignore their signal: give their jobs back anyway. Their late writes are fenced off.
+      for (const attempt of this.active.values()) {
+        if (attempt.settling) continue;
+        this.log.warn({ jobId: attempt.jobId }, 'a task ignored shutdown; releasing its job regardless');
+        await releaseAttempt(this.pool, attempt).catch((err) => this.logWriteFailure(attempt, err));
+      }
+      // A short grace for outcome writes that were already in flight.
+      await settlesWithin(Promise.all(attempts.filter((a) => a.settling).map((a) => a.done)), 2_000);
+    }
+    clearInterval(heartbeatTimer);
+    this.timers = [];
+    await this.listener.stop();
+    this.running = false;
+  }
+
+  /** Return expired leases to the queue (or fail them); answers how many jobs were reaped. */
+  async reapExpired(): Promise<number> {
+    const reaped = await reapExpiredLeases(this.pool, this.backoff);
+    for (const job of reaped) this.log.warn({ jobId: job.id, status: job.status }, 'reaped a job whose lease expired');
+    return reaped.length;
+  }
+
+  /** Jobs this worker is running now. */
+  get activeJobIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  private wake(): void {
+    if (!this.running || this.stopping) return;
+    if (this.claiming) {
+      this.wakeAgain = true; // a NOTIFY during a claim must not be lost
+      return;
+    }
+    this.claiming = this.claimWhileFree()
+      .catch((err) => this.log.error({ err }, 'claiming jobs failed'))
+      .finally(() => {
+        this.claiming = undefined;
+        if (this.wakeAgain) {
+          this.wakeAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async claimWhileFree(): Promise<void> {
+    while (!this.stopping && this.active.size < this.concurrency) {
+      const claimed = await claimNextJob(this.pool, {
+        workerId: this.workerId,
+        leaseMs: this.leaseMs,
+        tenantMaxRunning: this.tenantMaxRunning,
+        kinds: this.kinds,
+      });
+      if (!claimed) return;
+      this.run(claimed);
+    }
+  }
+
+  private run(claimed: ClaimedAttempt): void {
+    const attempt: ActiveAttempt = {
+      jobId: claimed.job.id,
+      attemptId: claimed.attemptId,
+      controller: new AbortController(),
+      stopCause: undefined,
+      settling: false,
+      done: Promise.resolve(),
+    };
+    this.active.set(attempt.jobId, attempt);
+    attempt.done = this.execute(claimed.job, attempt).finally(() => {
+      this.active.delete(attempt.jobId);
+      this.wake();
+    });
+  }
+
+  private async execute(job: Job, attempt: ActiveAttempt): Promise<void> {
+    const progress = new ProgressReporter(
+      (json) => recordProgress(this.pool, attempt, json),
+      (err) => this.log.warn({ err, jobId: job.id }, 'recording progress failed'),
+    );
+    let outcome: { ok: true; result: Record<string, unknown> } | { ok: false; err: unknown };
+    try {
+      const handler = Object.hasOwn(this.handlers, job.kind) ? this.handlers[job.kind] : undefined;
+      // Unreachable while claims filter by kind; kept so a mismatch fails loudly rather than oddly.
+      if (!handler) throw new JobFailure('PGS_JOB_KIND_UNKNOWN', `No task is registered for job kind '${job.kind}'.`);
+      const result = await handler({
+        job,
+        attemptId: attempt.attemptId,
+        signal: attempt.controller.signal,
+        reportProgress: (p) => progress.report(p),
+      });
+      if (result !== undefined && (typeof result !== 'object' || result === null || Array.isArray(result))) {
+        throw new TypeError(`the task for '${job.kind}' resolved with something other than an object`);
+      }
+      await progress.flush();
+      outcome = { ok: true, result: result ?? {} };
+    } catch (err) {
+      outcome = { ok: false, err };
+    }
+    attempt.settling = true;
+    progress.close();
+    try {
+      if (outcome.ok) {
+        await completeAttempt(this.pool, attempt, outcome.result);
+      } else if (attempt.stopCause === 'shutdown') {
+        await releaseAttempt(this.pool, attempt);
+      } else {
+        const { error, retryable } = this.describeFailure(job, attempt, outcome.err);
+        await failAttempt(this.pool, attempt, error, retryable, this.backoff);
+      }
+    } catch (err) {
+      this.logWriteFailure(attempt, err);
+    }
+  }
+
+  /** What API callers see: a JobFailure's own code and message; anything else is internal and only logged. */
+  private describeFailure(job: Job, attempt: ActiveAttempt, err: unknown): { error: JobError; retryable: boolean } {
+    if (err instanceof JobFailure) return { error: { code: err.code, message: err.message }, retryable: err.retryable };
+    // A task stopped by cancel (stored as cancelled) or by a lost lease (its write is fenced off) did not
+    // fail by itself: nothing to log.
+    const expected = attempt.stopCause !== undefined || err instanceof StaleAttemptError;
+    if (!expected) this.log.error({ err, jobId: job.id, kind: job.kind }, 'a task failed');
+    return { error: INTERNAL_ERROR, retryable: false };
+  }
+
+  private logWriteFailure(attempt: AttemptRef, err: unknown): void {
+    if (err instanceof StaleAttemptError) {
+      this.log.warn(
+        { jobId: attempt.jobId, attemptId: attempt.attemptId },
+        'the attempt lost its job; outcome dropped',
+      );
+    } else {
+      // The lease will expire and the reaper will settle the job.
+      this.log.error({ err, jobId: attempt.jobId }, 'recording the outcome of a job failed');
+    }
+  }
+
+  private abort(jobId: string, cause: AbortCause): void {
+    const attempt = this.active.get(jobId);
+    if (!attempt || attempt.controller.signal.aborted) return;
+    attempt.stopCause = cause;
+    attempt.controller.abort(new JobAbortedError(cause));
+  }
+
+  /** Renew every lease at once; the answer doubles as the cancel fallback when a NOTIFY was missed. */
+  private async heartbeat(): Promise<void> {
+    const attempts = [...this.active.values()].filter((a) => !a.settling);
+    if (attempts.length === 0 || this.heartbeating) return;
+    this.heartbeating = true;
+    try {
+      const { renewed } = await renewLeases(this.pool, attempts, this.leaseMs);
+      for (const attempt of attempts) {
+        const lease = renewed.get(attempt.jobId);
+        if (!lease) {
+          if (attempt.settling) continue; // it finished while we asked
+          this.log.warn({ jobId: attempt.jobId }, 'the lease on a running job was lost; aborting its task');
+          this.abort(attempt.jobId, 'lease-lost');
+        } else if (lease.cancelRequested) {
+          this.abort(attempt.jobId, 'cancelled');
+        }
+      }
+    } catch (err) {
+      this.log.error({ err }, 'renewing leases failed');
+    } finally {
+      this.heartbeating = false;
+    }
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number`);
+  return n;
+}
+
+/** Whether `promise` settles within `ms`; the timer does not outlive the answer. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
