@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { VerificationKey } from './auth/signing-key.js';
 import type { Config } from './config.js';
+import type { ConnectionSettings } from './db/pool.js';
+import type { Services } from './domain/services.js';
 import { registerGraphql } from './graphql/plugin.js';
 import { registerAuditTrail } from './http/audit-trail.js';
 import { authentication } from './http/authenticate.js';
@@ -15,6 +17,9 @@ import { registerMetrics } from './observability/metrics.js';
 export interface AppDeps {
   config: Config;
   pool: pg.Pool;
+  services: Services;
+  /** Owner connection settings for the LISTEN connection behind GraphQL subscriptions. */
+  listen?: ConnectionSettings;
   verificationKey: VerificationKey;
   /** How many migrations this code knows; /readyz compares it with the database. */
   knownMigrations: number;
@@ -46,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(contractValidatorCompiler());
   app.decorate('pool', deps.pool);
+  app.decorate('services', deps.services);
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
     return payload;
@@ -61,6 +67,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerAuditTrail(app);
   await registerRest(app, loadOpenApiDocument(), deps.knownMigrations);
-  await registerGraphql(app, deps.config.graphql);
+  await registerGraphql(app, { ...deps.config.graphql, ...(deps.listen ? { listen: deps.listen } : {}) });
   return app;
 }

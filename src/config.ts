@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -57,6 +58,21 @@ const envSchema = z.object({
   PGSTEWARD_GRAPHQL_MAX_DEPTH: positiveInt(2, 50).default(10),
   PGSTEWARD_GRAPHQL_MAX_BATCH: positiveInt(1, 100).default(10),
   PGSTEWARD_DB_POOL_SIZE: positiveInt(2, 200).default(10),
+  PGSTEWARD_SECRETS_FILE: optionalText,
+  AWS_REGION: optionalText,
+  PGSTEWARD_AWS_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+  PGSTEWARD_TARGET_ALLOWLIST: z.string().optional(),
+  PGSTEWARD_STORAGE_URL: z
+    .string()
+    .refine((v) => /^(file:\/\/\/|s3:\/\/)/.test(v), 'must be file:///absolute/path or s3://bucket/prefix')
+    .optional(),
+  PGSTEWARD_S3_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+  PGSTEWARD_S3_REGION: optionalText,
+  PGSTEWARD_S3_FORCE_PATH_STYLE: booleanString.optional(),
+  PGSTEWARD_S3_CHECKSUM_MODE: z.enum(['when_supported', 'when_required']).default('when_required'),
+  PGSTEWARD_WORKERS: positiveInt(0, 64).default(2),
+  PGSTEWARD_TENANT_MAX_RUNNING: positiveInt(1, 64).default(2),
+  PGSTEWARD_JOB_LEASE_SECONDS: positiveInt(5, 3600).default(30),
 });
 
 /** Resolve `X` / `X_FILE` pairs into plain values, collecting problems. */
@@ -100,13 +116,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const embedded = e.DATABASE_URL === undefined;
+  const dataDir = resolve(e.PGSTEWARD_DATA_DIR);
   return {
     host: e.HOST,
     port: e.PORT,
     /** Undefined means embedded mode: pgsteward runs its own metadata PostgreSQL. */
     databaseUrl: e.DATABASE_URL,
     embedded,
-    dataDir: resolve(e.PGSTEWARD_DATA_DIR),
+    dataDir,
     jwt: {
       secret: e.PGSTEWARD_JWT_SECRET,
       publicKey: e.PGSTEWARD_JWT_PUBLIC_KEY,
@@ -122,5 +139,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxBatch: e.PGSTEWARD_GRAPHQL_MAX_BATCH,
     },
     dbPoolSize: e.PGSTEWARD_DB_POOL_SIZE,
+    secrets: {
+      file: e.PGSTEWARD_SECRETS_FILE ? resolve(e.PGSTEWARD_SECRETS_FILE) : join(dataDir, 'secrets.json'),
+      awsRegion: e.AWS_REGION,
+      awsEndpoint: e.PGSTEWARD_AWS_ENDPOINT,
+    },
+    targets: {
+      allowlist: (e.PGSTEWARD_TARGET_ALLOWLIST ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+      // A laptop's databases live on localhost; a shared deployment's must not be reachable that way.
+      allowLoopback: embedded,
+    },
+    storage: {
+      url: e.PGSTEWARD_STORAGE_URL ?? pathToFileURL(join(dataDir, 'artifacts')).href,
+      s3: {
+        endpoint: e.PGSTEWARD_S3_ENDPOINT,
+        region: e.PGSTEWARD_S3_REGION ?? e.AWS_REGION,
+        forcePathStyle: e.PGSTEWARD_S3_FORCE_PATH_STYLE,
+        checksumMode: e.PGSTEWARD_S3_CHECKSUM_MODE,
+      },
+    },
+    jobs: {
+      workers: e.PGSTEWARD_WORKERS,
+      tenantMaxRunning: e.PGSTEWARD_TENANT_MAX_RUNNING,
+      leaseMs: e.PGSTEWARD_JOB_LEASE_SECONDS * 1000,
+    },
   };
 }

@@ -106,6 +106,13 @@ export const Errors = {
     'Conflict',
     (name: string) => `A target named '${name}' already exists.`,
   ),
+  targetHasBackups: define(
+    'PGS_TARGET_HAS_BACKUPS',
+    409,
+    'Conflict',
+    (id: string, n: number) =>
+      `Target '${id}' still has ${n} backup${n === 1 ? '' : 's'}; delete ${n === 1 ? 'it' : 'them'} first.`,
+  ),
   targetHostRefused: define('PGS_TARGET_HOST_REFUSED', 422, 'Unprocessable Content', (why: string) => why),
   targetIncomplete: define('PGS_TARGET_INCOMPLETE', 422, 'Unprocessable Content', (why: string) => why),
   targetConnectionFailed: define('PGS_CONNECTION_FAILED', 502, 'Bad Gateway', (why: string) => why),
@@ -134,6 +141,19 @@ export const Errors = {
       `Unknown ${kind}${names.length > 1 ? 's' : ''}: ${names.join(', ')}.`,
     (kind: 'table' | 'schema', names: string[]) => ({ unknown: names, kind }),
   ),
+  compressionUnsupported: define(
+    'PGS_COMPRESSION_UNSUPPORTED',
+    422,
+    'Unprocessable Content',
+    (method: string, toolMajor: number) =>
+      `pg_dump ${toolMajor} cannot compress with ${method}; it needs pg_dump 16 or newer.`,
+  ),
+  artifactIncomplete: define(
+    'PGS_VERIFY_FAILED',
+    502,
+    'Bad Gateway',
+    (why: string) => `The backup failed its read check: ${why}.`,
+  ),
   toolVersion: define(
     'PGS_TOOL_VERSION',
     422,
@@ -141,7 +161,7 @@ export const Errors = {
     (tool: string, toolMajor: number | null, serverMajor: number) =>
       toolMajor === null
         ? `No ${tool} for PostgreSQL ${serverMajor} or newer is installed.`
-        : `${tool} ${toolMajor} cannot dump a PostgreSQL ${serverMajor} server; install ${tool} ${serverMajor} or newer.`,
+        : `The newest installed ${tool} is ${toolMajor}; PostgreSQL ${serverMajor} needs ${tool} ${serverMajor} or newer.`,
   ),
   unavailable: define('PGS_UNAVAILABLE', 503, 'Service Unavailable', (detail: string) => detail),
   retryable: define(

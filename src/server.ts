@@ -1,10 +1,13 @@
 import closeWithGrace from 'close-with-grace';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
 import { mintToken } from './auth/mint.js';
 import { resolveVerificationKey } from './auth/signing-key.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openMetadataStore } from './db/metadata-store.js';
+import { createServices } from './domain/services.js';
+import type { WorkerLog } from './jobs/worker.js';
+import { createJobWorker } from './jobs-runtime.js';
 
 /** Process entry: load config, open the metadata store, build the app, listen, close with grace. */
 async function main(): Promise<void> {
@@ -23,11 +26,42 @@ async function main(): Promise<void> {
     info: (msg) => log.info(msg),
     warn: (msg) => log.warn(msg),
   });
-  const verificationKey = await resolveVerificationKey(config);
-  const app = await buildApp({ config, pool: store.pool, verificationKey, knownMigrations: store.knownMigrations });
-  app.addHook('onClose', async () => store.close());
+  const services = createServices(config);
+  const worker =
+    config.jobs.workers > 0
+      ? createJobWorker({ config, pool: store.pool, listen: store.settings, services, log: workerLog(log) })
+      : undefined;
+  await worker?.start();
 
-  closeWithGrace({ delay: 15_000 }, async ({ signal, err }) => {
+  if (process.argv[2] === 'worker') {
+    // `pgsteward worker`: the job engine alone, no HTTP.
+    if (!worker) throw new Error('PGSTEWARD_WORKERS is 0: a worker process with no workers has nothing to do');
+    log.info({ workers: config.jobs.workers }, 'pgsteward worker started');
+    closeWithGrace({ delay: 60_000 }, async ({ signal, err }) => {
+      if (err) log.error({ err }, 'shutting down after an error');
+      else log.info({ signal }, 'shutting down');
+      await worker.stop();
+      await store.close();
+    });
+    return;
+  }
+
+  const verificationKey = await resolveVerificationKey(config);
+  const app = await buildApp({
+    config,
+    pool: store.pool,
+    services,
+    listen: store.settings,
+    verificationKey,
+    knownMigrations: store.knownMigrations,
+  });
+  // Order matters: running jobs are stopped and released before the database goes away.
+  app.addHook('onClose', async () => {
+    await worker?.stop();
+    await store.close();
+  });
+
+  closeWithGrace({ delay: 60_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
     await app.close();
@@ -35,6 +69,14 @@ async function main(): Promise<void> {
 
   await app.listen({ host: config.host, port: config.port });
   if (verificationKey.generatedSecretPath) printAdminToken(verificationKey.key, config.host, app.server.address());
+}
+
+function workerLog(log: Logger): WorkerLog {
+  return {
+    info: (obj, msg) => log.info(obj, msg),
+    warn: (obj, msg) => log.warn(obj, msg),
+    error: (obj, msg) => log.error(obj, msg),
+  };
 }
 
 /** Embedded mode: show an operator token and how to mint more, so the first request is one paste away. */

@@ -6,6 +6,8 @@ import { assertRowSecurityApplies, type ConnectionSettings, createAppPool, owner
 
 export interface MetadataStore {
   pool: pg.Pool;
+  /** Owner connection settings: for the job engine's dedicated LISTEN connection. */
+  settings: ConnectionSettings;
   knownMigrations: number;
   embedded: boolean;
   close(): Promise<void>;
@@ -43,6 +45,7 @@ export async function openMetadataStore(config: Config, log: StoreLog): Promise<
     const appPool = pool;
     return {
       pool: appPool,
+      settings,
       knownMigrations: migrations.length,
       embedded: embedded !== undefined,
       close: async () => {

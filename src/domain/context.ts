@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ADMIN_SCOPE, type Scope } from '../auth/scopes.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { Errors } from '../errors.js';
+import type { Services } from './services.js';
 
 /** Who is calling, and what they may touch. Built once per request from the verified token. */
 export interface Caller {
@@ -13,9 +14,10 @@ export interface Caller {
   requestId: string;
 }
 
-/** What every service function receives: the caller and the way to the metadata database. */
+/** What every service function receives: the caller, the metadata database, and shared services. */
 export interface Ctx extends Caller {
   pool: pg.Pool;
+  services: Services;
 }
 
 export const isAdmin = (ctx: Caller): boolean => ctx.scopes.has(ADMIN_SCOPE);

@@ -90,6 +90,189 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's targets, oldest first. */
+        get: operations["listTargets"];
+        put?: never;
+        /**
+         * Register a database to back up.
+         * @description 422 when the host is refused by the network policy (PGS_TARGET_HOST_REFUSED), the secret does
+         *     not exist or is unusable (PGS_SECRET_NOT_FOUND, PGS_SECRET_MALFORMED), or host, port or database
+         *     are neither given nor in the secret (PGS_TARGET_INCOMPLETE). 409 PGS_TARGET_EXISTS for a taken name.
+         */
+        post: operations["createTarget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One target. */
+        get: operations["getTarget"];
+        put?: never;
+        post?: never;
+        /**
+         * Forget a target.
+         * @description 409 while the target still has backups; delete them first.
+         */
+        delete: operations["deleteTarget"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a target's settings.
+         * @description The same 409 and 422 cases as createTarget apply to the changed target.
+         */
+        patch: operations["updateTarget"];
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Try to connect to a target now.
+         * @description A target that cannot be reached or refuses the login answers 200 with `ok: false`. 422 when the
+         *     check cannot even start (the secret is missing or unusable, the host is refused by policy).
+         */
+        post: operations["checkTarget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a backup of a target; answers with the job that runs it.
+         * @description The job's `backupId` names the backup, pending until the job runs. 422 PGS_UNKNOWN_RELATION for a
+         *     table or schema the target does not have, and 422 for option combinations pg_dump refuses.
+         */
+        post: operations["startBackup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's jobs, newest first. */
+        get: operations["listJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{jobId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job, with its progress. */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{jobId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a job.
+         * @description A queued job is cancelled at once; a running one is asked to stop and ends `cancelled` shortly.
+         *     409 PGS_JOB_NOT_CANCELLABLE once the job has finished.
+         */
+        post: operations["cancelJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's backups, newest first. */
+        get: operations["listBackups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/backups/{backupId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One backup. */
+        get: operations["getBackup"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a backup's artifacts; the record stays, with status `deleted`.
+         * @description 409 PGS_BACKUP_NOT_DELETABLE while the backup is pending or running (cancel its job first).
+         */
+        delete: operations["deleteBackup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -142,6 +325,230 @@ export interface components {
             items: components["schemas"]["AuditEvent"][];
             nextCursor: string | null;
         };
+        /** @description Why something failed, safe to show; `code` is a stable PGS_ code. */
+        ErrorSummary: {
+            code: string;
+            message: string;
+        };
+        /** @description Unique within the tenant; letters, digits, `.`, `_` and `-`, starting with a letter or digit. */
+        TargetName: string;
+        /**
+         * @description Where the database credentials live: `aws-sm:<secret id or ARN>` or `file:<key>`. Only the
+         *     reference is stored; the secret itself is read when it is needed and never returned.
+         */
+        SecretRef: string;
+        /** @enum {string} */
+        SslMode: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+        /** @description Host, port and database may be left out when the secret supplies them (`host`, `port`, `dbname`). */
+        TargetCreate: {
+            name: components["schemas"]["TargetName"];
+            secretRef: components["schemas"]["SecretRef"];
+            host?: string;
+            port?: number;
+            database?: string;
+            /** @default require */
+            sslMode: components["schemas"]["SslMode"];
+        };
+        /** @description The fields to change. `null` clears host, port or database, leaving it to the secret. */
+        TargetUpdate: {
+            name?: components["schemas"]["TargetName"];
+            secretRef?: components["schemas"]["SecretRef"];
+            host?: string | null;
+            port?: number | null;
+            database?: string | null;
+            sslMode?: components["schemas"]["SslMode"];
+        };
+        Target: {
+            /** Format: uuid */
+            id: string;
+            name: components["schemas"]["TargetName"];
+            host: string | null;
+            port: number | null;
+            database: string | null;
+            sslMode: components["schemas"]["SslMode"];
+            secretRef: components["schemas"]["SecretRef"];
+            /** @description The newest backup whose restore was verified, and when; null until there is one. */
+            lastVerifiedBackup: {
+                /** Format: uuid */
+                id: string;
+                /** Format: date-time */
+                at: string;
+                verified: boolean;
+            } | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        TargetPage: {
+            items: components["schemas"]["Target"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @description A connection attempt with the target's settings and credentials. A target that cannot be
+         *     reached or refuses the login answers `ok: false` with `error`; the other fields are null when
+         *     the attempt did not get that far.
+         */
+        TargetCheck: {
+            ok: boolean;
+            /** @description The server's version string, e.g. 16.4. */
+            serverVersion: string | null;
+            /** @description Milliseconds from connect to the first answer. */
+            latencyMs: number | null;
+            /** @description Whether the connection used TLS. */
+            ssl: boolean | null;
+            error?: components["schemas"]["ErrorSummary"];
+        };
+        /** @enum {string} */
+        JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        Job: {
+            /** Format: uuid */
+            id: string;
+            /** @description What the job does, e.g. backup. */
+            kind: string;
+            status: components["schemas"]["JobStatus"];
+            /** Format: uuid */
+            targetId: string | null;
+            /** Format: uuid */
+            backupId: string | null;
+            /**
+             * @description Free-form and advisory, its keys depend on the kind. A backup reports `phase` (string),
+             *     `bytesWritten` (integer), `totalBytes` (integer, or null while unknown) and `currentTable`
+             *     (string, or null).
+             */
+            progress: {
+                [key: string]: unknown;
+            };
+            /** @description Attempts started so far, including the current one. */
+            attempts: number;
+            /** @description The last attempt's error (see ErrorSummary); kept while a retry is queued. */
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /** @description What a succeeded job produced; free-form, its keys depend on the kind. */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+        };
+        JobPage: {
+            items: components["schemas"]["Job"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @description pg_dump's output format.
+         * @enum {string}
+         */
+        BackupFormat: "custom" | "plain" | "directory" | "tar";
+        /** @enum {string} */
+        BackupStatus: "pending" | "running" | "available" | "failed" | "deleted";
+        /**
+         * @description Exact names, not patterns: a table is `schema.table`, or `table` meaning `public.table`. A name
+         *     the target does not have answers 422 PGS_UNKNOWN_RELATION.
+         */
+        RelationNames: string[];
+        Compression: {
+            /** @enum {string} */
+            method: "gzip" | "lz4" | "zstd" | "none";
+            /** @description The method's own level range applies. */
+            level?: number;
+        };
+        /**
+         * @description What to dump; every field is optional and `{}` dumps the whole database with its globals.
+         *     Combinations pg_dump refuses (e.g. schemaOnly with dataOnly, parallel without the directory
+         *     format) answer 422.
+         */
+        BackupOptions: {
+            /** @default custom */
+            format: components["schemas"]["BackupFormat"];
+            tables?: components["schemas"]["RelationNames"];
+            excludeTables?: components["schemas"]["RelationNames"];
+            schemas?: components["schemas"]["RelationNames"];
+            excludeSchemas?: components["schemas"]["RelationNames"];
+            schemaOnly?: boolean;
+            dataOnly?: boolean;
+            compression?: components["schemas"]["Compression"];
+            /** @description Parallel jobs; directory format only. */
+            parallel?: number;
+            /**
+             * @description Also dump roles and tablespaces (pg_dumpall --globals-only), without role passwords.
+             * @default true
+             */
+            includeGlobals: boolean;
+        };
+        /** @description The BackupOptions a backup ran with, defaults filled in. */
+        AppliedBackupOptions: {
+            format: components["schemas"]["BackupFormat"];
+            tables: components["schemas"]["RelationNames"];
+            excludeTables: components["schemas"]["RelationNames"];
+            schemas: components["schemas"]["RelationNames"];
+            excludeSchemas: components["schemas"]["RelationNames"];
+            schemaOnly: boolean;
+            dataOnly: boolean;
+            /** @description Null means pg_dump's default for the format. */
+            compression: {
+                /** @enum {string} */
+                method: "gzip" | "lz4" | "zstd" | "none";
+                level?: number;
+            } | null;
+            parallel: number | null;
+            includeGlobals: boolean;
+        };
+        BackupTable: {
+            schema: string;
+            name: string;
+            /** @description Exact count inside the dump's own snapshot; null for a schema-only dump. */
+            rows: number | null;
+        };
+        Backup: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description Null only once the target itself was deleted.
+             */
+            targetId: string | null;
+            /** Format: uuid */
+            jobId: string | null;
+            status: components["schemas"]["BackupStatus"];
+            format: components["schemas"]["BackupFormat"];
+            options: components["schemas"]["AppliedBackupOptions"];
+            /** @description The artifact's size; null until it is stored. */
+            sizeBytes: number | null;
+            /** @description The artifact's SHA-256, hex. */
+            sha256: string | null;
+            /** @description The target's PostgreSQL version. */
+            serverVersion: string | null;
+            /** @description The pg_dump version that made the artifact. */
+            toolVersion: string | null;
+            tables: components["schemas"]["BackupTable"][];
+            /** @description The roles-and-tablespaces dump; null when not taken (includeGlobals false) or not yet. */
+            globals: {
+                sizeBytes: number;
+                sha256: string;
+                /** @description True when role passwords were left out of the dump. */
+                noRolePasswords: boolean;
+            } | null;
+            /** @description Why the backup failed (see ErrorSummary). */
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            completedAt: string | null;
+        };
+        BackupPage: {
+            items: components["schemas"]["Backup"][];
+            nextCursor: string | null;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -174,6 +581,14 @@ export interface components {
         /** @description The `nextCursor` of the previous page. */
         Cursor: string;
         TenantIdPath: components["schemas"]["TenantId"];
+        TargetIdPath: string;
+        JobIdPath: string;
+        BackupIdPath: string;
+        /**
+         * @description Makes a retried request safe: the same key with the same body returns the job the first
+         *     request started; the same key with a different body answers 422 PGS_IDEMPOTENCY_MISMATCH.
+         */
+        IdempotencyKey: string;
     };
     requestBodies: never;
     headers: never;
@@ -343,6 +758,392 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listTargets: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of targets. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TargetPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TargetCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    /** @description The new target's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Target"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The target. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Target"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TargetUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated target. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Target"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    checkTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The outcome of the attempt. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TargetCheck"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    startBackup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retried request safe: the same key with the same body returns the job the first
+                 *     request started; the same key with a different body answers 422 PGS_IDEMPOTENCY_MISMATCH.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BackupOptions"];
+            };
+        };
+        responses: {
+            /** @description Accepted; the job is queued (or, for a repeated Idempotency-Key, the original job). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["JobStatus"];
+                kind?: string;
+                targetId?: string;
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of jobs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                jobId: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                jobId: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted; the job as it is now. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listBackups: {
+        parameters: {
+            query?: {
+                targetId?: string;
+                status?: components["schemas"]["BackupStatus"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of backups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backupId: components["parameters"]["BackupIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backup. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backup"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backupId: components["parameters"]["BackupIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backup, now `deleted`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backup"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

@@ -2,17 +2,33 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NoSchemaIntrospectionCustomRule } from 'graphql';
-import mercurius from 'mercurius';
+import mercurius, { type IResolvers } from 'mercurius';
+import type { ConnectionSettings } from '../db/pool.js';
 import { Errors } from '../errors.js';
 import { ctxOf } from '../http/request-context.js';
 import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
 import { formatGraphqlErrors } from './errors.js';
-import { resolvers } from './resolvers.js';
+import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
+import { loaders } from './loaders.js';
+import { operationResolvers } from './resolvers/operations.js';
+import { tenantResolvers } from './resolvers/tenants.js';
 
 export interface GraphqlOptions {
   graphiql: boolean;
   maxDepth: number;
   maxBatch: number;
+  /** Where to LISTEN for job events (jobUpdated); without it the subscription never fires. */
+  listen?: ConnectionSettings;
+}
+
+const resolvers = mergeResolvers(tenantResolvers, operationResolvers, jobUpdateResolvers);
+
+function mergeResolvers(...parts: IResolvers[]): IResolvers {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const part of parts) {
+    for (const [type, fields] of Object.entries(part)) merged[type] = { ...merged[type], ...(fields as object) };
+  }
+  return merged as IResolvers;
 }
 
 /** The SDL is one file per domain in schema/; base.graphql first because it declares the roots. */
@@ -32,7 +48,12 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
   await app.register(mercurius, {
     schema: loadSchema(),
     resolvers,
+    loaders,
     path: '/graphql',
+    subscription: {
+      // The upgrade request went through the same bearer-token authentication as every /graphql request.
+      context: (_socket, request) => ({ ctx: ctxOf(request) }),
+    },
     graphiql: opts.graphiql,
     queryDepth: opts.maxDepth,
     allowBatchedQueries: true,
@@ -48,4 +69,5 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
       return { statusCode, response: { data: execution.data ?? null, errors: formatted } };
     },
   });
+  if (opts.listen) await forwardJobEvents(app, opts.listen);
 }

@@ -5,11 +5,14 @@ import type { operations } from '../generated/openapi.js';
 export type OperationId = keyof operations;
 
 type Params<K extends OperationId> = operations[K]['parameters'];
-export type OpBody<K extends OperationId> = operations[K] extends {
-  requestBody: { content: { 'application/json': infer B } };
-}
-  ? B
-  : undefined;
+export type OpBody<K extends OperationId> =
+  NonNullable<operations[K]['requestBody']> extends {
+    content: { 'application/json': infer B };
+  }
+    ? undefined extends operations[K]['requestBody']
+      ? B | undefined
+      : B
+    : undefined;
 export type OpQuery<K extends OperationId> = NonNullable<Params<K>['query']>;
 export type OpPath<K extends OperationId> = NonNullable<Params<K>['path']>;
 

@@ -5,6 +5,7 @@ import { Errors } from '../errors.js';
 declare module 'fastify' {
   interface FastifyInstance {
     pool: import('pg').Pool;
+    services: import('../domain/services.js').Services;
   }
   interface FastifyRequest {
     /** What the audit log names as the resource; defaults to the request path. */
@@ -17,5 +18,5 @@ declare module 'fastify' {
 /** The service context for an authenticated request. */
 export function ctxOf(request: FastifyRequest): Ctx {
   if (!request.caller) throw Errors.unauthorized('Send Authorization: Bearer <token>.');
-  return { ...request.caller, pool: request.server.pool };
+  return { ...request.caller, pool: request.server.pool, services: request.server.services };
 }

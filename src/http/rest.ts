@@ -7,7 +7,17 @@ import { requireScopes } from '../domain/context.js';
 import { Errors } from '../errors.js';
 import { listOperations, type OpenApiDocument } from './contract.js';
 import { listAuditEventsHandler } from './handlers/audit.js';
+import { deleteBackupHandler, getBackupHandler, listBackupsHandler, startBackupHandler } from './handlers/backups.js';
+import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
 import { getHealthHandler, readinessHandler } from './handlers/operations.js';
+import {
+  checkTargetHandler,
+  createTargetHandler,
+  deleteTargetHandler,
+  getTargetHandler,
+  listTargetsHandler,
+  updateTargetHandler,
+} from './handlers/targets.js';
 import { createTenantHandler, getTenantHandler, listTenantsHandler } from './handlers/tenants.js';
 import type { OperationHandlers } from './operation-types.js';
 
@@ -34,6 +44,19 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     listTenants: listTenantsHandler,
     getTenant: getTenantHandler,
     listAuditEvents: listAuditEventsHandler,
+    createTarget: createTargetHandler,
+    listTargets: listTargetsHandler,
+    getTarget: getTargetHandler,
+    updateTarget: updateTargetHandler,
+    deleteTarget: deleteTargetHandler,
+    checkTarget: checkTargetHandler,
+    getJob: getJobHandler,
+    listJobs: listJobsHandler,
+    cancelJob: cancelJobHandler,
+    startBackup: startBackupHandler,
+    listBackups: listBackupsHandler,
+    getBackup: getBackupHandler,
+    deleteBackup: deleteBackupHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

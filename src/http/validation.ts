@@ -28,5 +28,18 @@ function makeAjv(coerceTypes: Options['coerceTypes']): Ajv {
 export function contractValidatorCompiler(): FastifySchemaCompiler<FastifySchema> {
   const forBody = makeAjv(false);
   const forText = makeAjv('array');
-  return ({ schema, httpPart }) => (httpPart === 'body' ? forBody : forText).compile(schema as object);
+  return ({ schema, httpPart }) =>
+    (httpPart === 'body' ? forBody : forText).compile(httpPart === 'headers' ? lowercaseHeaderNames(schema) : schema);
+}
+
+/** Node lowercases incoming header names; the contract spells them as people write them (Idempotency-Key). */
+function lowercaseHeaderNames(schema: FastifySchema): object {
+  const s = schema as { properties?: Record<string, unknown>; required?: string[] };
+  return {
+    ...s,
+    ...(s.properties
+      ? { properties: Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k.toLowerCase(), v])) }
+      : {}),
+    ...(s.required ? { required: s.required.map((k) => k.toLowerCase()) } : {}),
+  };
 }

@@ -11,7 +11,9 @@ import { attachTestCluster, startTestCluster, type TestCluster, type TestCluster
  * template database migrated once, and a fresh copy of it per test file: graphile-worker's approach.
  * Run a single file without tap's before script and it starts a private cluster instead.
  */
-export const CLUSTER_STATE_FILE = join(PROJECT_ROOT, '.tap', 'pg-cluster.json');
+// Keyed by the tap runner's pid (the parent of the before script, the after script and every test
+// file), so concurrent `tap` runs in one checkout never share, or stop, each other's cluster.
+export const CLUSTER_STATE_FILE = join(PROJECT_ROOT, '.tap', `pg-cluster-${process.ppid}.json`);
 export const TEMPLATE_DATABASE = 'pgsteward_template';
 
 interface Teardownable {
@@ -85,6 +87,8 @@ export interface TestDatabase {
   ownerSettings: ConnectionSettings & { database: string };
   /** An application pool: connections run as pgsteward_app, subject to row-level security. */
   appPool: pg.Pool;
+  /** Run `fn` at teardown before the pools close (stop workers and apps that use the database). */
+  beforeClose(fn: () => Promise<unknown> | unknown): void;
   /** Run SQL as the owner. */
   ownerQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
 }
@@ -114,7 +118,10 @@ export async function createTestDatabase(t: Teardownable): Promise<TestDatabase>
   };
   const appPool = createAppPool(ownerSettings, 5);
   const ownerPool = new pg.Pool({ ...config, max: 3 });
+  const closers: (() => Promise<unknown> | unknown)[] = [];
   t.teardown(async () => {
+    // Last registered, first closed: an app stops before the worker it drives, both before the pools.
+    for (const close of closers.reverse()) await close();
     await appPool.end();
     await ownerPool.end();
     if (!t.passing()) {
@@ -134,6 +141,7 @@ export async function createTestDatabase(t: Teardownable): Promise<TestDatabase>
     name,
     ownerSettings,
     appPool,
+    beforeClose: (fn) => closers.push(fn),
     ownerQuery: async (text, values) => (await ownerPool.query(text, values)).rows,
   };
 }

@@ -1,7 +1,7 @@
 import type { IResolvers, MercuriusContext } from 'mercurius';
-import type { Ctx } from '../domain/context.js';
-import { getTenant, listTenants } from '../domain/tenants/service.js';
-import { Errors } from '../errors.js';
+import type { Ctx } from '../../domain/context.js';
+import { getTenant, listTenants } from '../../domain/tenants/service.js';
+import { Errors } from '../../errors.js';
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -12,7 +12,7 @@ declare module 'mercurius' {
 type Args<T> = T;
 
 /** Each resolver is a thin call into the same service functions REST uses. */
-export const resolvers: IResolvers<unknown, MercuriusContext> = {
+export const tenantResolvers: IResolvers<unknown, MercuriusContext> = {
   Query: {
     viewer: (_root, _args, { ctx }) => ({ actor: ctx.actor, tenantId: ctx.tenantId, scopes: [...ctx.scopes] }),
     tenant: (_root, { id }: Args<{ id?: string | null }>, { ctx }) => {

@@ -1,0 +1,124 @@
+import type { Sql } from '../../db/tenant-scope.js';
+import type { BackupOptions } from './options.js';
+
+export type BackupStatus = 'pending' | 'running' | 'available' | 'failed' | 'deleted';
+
+export interface BackupRow {
+  id: string;
+  tenant_id: string;
+  target_id: string | null;
+  job_id: string | null;
+  status: BackupStatus;
+  format: BackupOptions['format'];
+  options: BackupOptions;
+  artifact_key: string | null;
+  size_bytes: string | null;
+  sha256: string | null;
+  server_version: string | null;
+  tool_version: string | null;
+  tables: { schema: string; name: string; rows: number | null }[];
+  globals: { key: string; sizeBytes: number; sha256: string; noRolePasswords: boolean } | null;
+  error: { code: string; message: string } | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+const COLUMNS = `id, tenant_id, target_id, job_id, status, format, options, artifact_key, size_bytes, sha256,
+  server_version, tool_version, tables, globals, error, created_at, completed_at`;
+
+export const insertBackup = (tenantId: string, targetId: string, options: BackupOptions): Sql => ({
+  text: `INSERT INTO backups (tenant_id, target_id, format, options) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+  values: [tenantId, targetId, options.format, JSON.stringify(options)],
+});
+
+export const setBackupJob = (backupId: string, jobId: string): Sql => ({
+  text: 'UPDATE backups SET job_id = $2 WHERE id = $1',
+  values: [backupId, jobId],
+});
+
+export const selectBackup = (id: string): Sql => ({
+  text: `SELECT ${COLUMNS} FROM backups WHERE id = $1`,
+  values: [id],
+});
+
+export const selectBackupsByIds = (ids: string[]): Sql => ({
+  text: `SELECT ${COLUMNS} FROM backups WHERE id = ANY($1::uuid[])`,
+  values: [ids],
+});
+
+/** Newest first, keyset on (created_at, id). */
+export const selectBackupPage = (
+  filter: { targetId?: string; status?: BackupStatus },
+  before: { createdAt: string; id: string } | undefined,
+  limit: number,
+): Sql => ({
+  text: `SELECT ${COLUMNS} FROM backups
+          WHERE ($1::uuid IS NULL OR target_id = $1)
+            AND ($2::text IS NULL OR status = $2)
+            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+          ORDER BY created_at DESC, id DESC
+          LIMIT $5`,
+  values: [filter.targetId ?? null, filter.status ?? null, before?.createdAt ?? null, before?.id ?? null, limit + 1],
+});
+
+/** A (re)started attempt: clears whatever a previous, interrupted attempt recorded. */
+export const markBackupRunning = (id: string): Sql => ({
+  text: `UPDATE backups SET status = 'running', error = NULL, artifact_key = NULL, size_bytes = NULL, sha256 = NULL,
+                            globals = NULL, tables = '[]', completed_at = NULL
+          WHERE id = $1 AND status IN ('pending', 'running') RETURNING ${COLUMNS}`,
+  values: [id],
+});
+
+export interface BackupOutcome {
+  artifactKey: string;
+  sizeBytes: number;
+  sha256: string;
+  serverVersion: string;
+  toolVersion: string;
+  tables: { schema: string; name: string; rows: number | null }[];
+  globals: BackupRow['globals'];
+}
+
+export const markBackupAvailable = (id: string, o: BackupOutcome): Sql => ({
+  text: `UPDATE backups SET status = 'available', artifact_key = $2, size_bytes = $3, sha256 = $4, server_version = $5,
+                            tool_version = $6, tables = $7, globals = $8, completed_at = now()
+          WHERE id = $1 AND status = 'running' RETURNING ${COLUMNS}`,
+  values: [
+    id,
+    o.artifactKey,
+    o.sizeBytes,
+    o.sha256,
+    o.serverVersion,
+    o.toolVersion,
+    JSON.stringify(o.tables),
+    o.globals === null ? null : JSON.stringify(o.globals),
+  ],
+});
+
+export const markBackupFailed = (id: string, error: { code: string; message: string }): Sql => ({
+  text: `UPDATE backups SET status = 'failed', error = $2, artifact_key = NULL, completed_at = now()
+          WHERE id = $1 AND status IN ('pending', 'running')`,
+  values: [id, JSON.stringify(error)],
+});
+
+export const markBackupDeleted = (id: string): Sql => ({
+  text: `UPDATE backups SET status = 'deleted', deleted_at = now() WHERE id = $1 AND status IN ('available', 'failed')
+         RETURNING ${COLUMNS}`,
+  values: [id],
+});
+
+export const selectIdempotencyKey = (operation: string, key: string): Sql => ({
+  text: 'SELECT request_hash, job_id FROM idempotency_keys WHERE operation = $1 AND key = $2',
+  values: [operation, key],
+});
+
+export const insertIdempotencyKey = (
+  tenantId: string,
+  operation: string,
+  key: string,
+  hash: string,
+  jobId: string,
+): Sql => ({
+  text: `INSERT INTO idempotency_keys (tenant_id, operation, key, request_hash, job_id) VALUES ($1, $2, $3, $4, $5)`,
+  values: [tenantId, operation, key, hash, jobId],
+});

@@ -1,0 +1,303 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { inTenantScope } from '../../db/tenant-scope.js';
+import { Errors, isPgStewardError } from '../../errors.js';
+import type { TaskContext, TaskHandler } from '../../jobs/types.js';
+import { JobFailure } from '../../jobs/types.js';
+import { dbnameArgument } from '../../pgtools/conninfo.js';
+import { withPrivateToolDir } from '../../pgtools/passfile.js';
+import { PgToolError, runPgTool } from '../../pgtools/run-tool.js';
+import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.js';
+import type { Services } from '../services.js';
+import type { TargetRow } from '../targets/queries.js';
+import { selectTarget } from '../targets/queries.js';
+import { withTargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
+import { countRows, listDumpedTables, resolveSelection } from './catalog.js';
+import { streamDumpToStorage } from './dump-stream.js';
+import { pgDumpArgs } from './pg-dump-args.js';
+import {
+  type BackupOutcome,
+  type BackupRow,
+  markBackupAvailable,
+  markBackupFailed,
+  markBackupRunning,
+} from './queries.js';
+import { backupPrefix } from './service.js';
+import type { ArtifactStorage, StoredObject } from './storage/artifact-storage.js';
+
+const FILE_NAMES = { custom: 'dump.custom', plain: 'dump.sql', tar: 'dump.tar', directory: 'dump.dir' } as const;
+// pg_dump --verbose: "pg_dump: dumping contents of table "public.orders"".
+const DUMPING_TABLE = /dumping contents of table "(.+)"$/;
+
+/** The worker's handler for `backup` jobs. */
+export function backupTask(deps: { pool: pg.Pool; services: Services }): TaskHandler {
+  return async (task) => {
+    const backupId = String(task.job.payload.backupId ?? '');
+    const scope = { tenantId: task.job.tenantId };
+    const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(markBackupRunning(backupId)));
+    if (!backup) throw new JobFailure('PGS_BACKUP_NOT_FOUND', `Backup '${backupId}' is no longer pending.`);
+    try {
+      const target = await inTenantScope(deps.pool, scope, (tx) =>
+        tx.one<TargetRow>(selectTarget(backup.target_id ?? '')),
+      );
+      if (!target) throw Errors.targetNotFound(backup.target_id ?? '');
+      const outcome = await runBackup(deps.services, task, backup, target);
+      await inTenantScope(deps.pool, scope, (tx) => tx.rows(markBackupAvailable(backup.id, outcome)));
+      return {
+        backupId: backup.id,
+        sizeBytes: outcome.sizeBytes,
+        sha256: outcome.sha256,
+        globals: outcome.globals !== null,
+        noRolePasswords: outcome.globals?.noRolePasswords ?? false,
+        tables: outcome.tables.length,
+      };
+    } catch (err) {
+      const failure = asJobFailure(err, task.signal);
+      await inTenantScope(deps.pool, scope, (tx) =>
+        tx.rows(markBackupFailed(backup.id, { code: failure.code, message: failure.message })),
+      );
+      throw task.signal.aborted ? err : failure;
+    }
+  };
+}
+
+function asJobFailure(err: unknown, signal: AbortSignal): JobFailure {
+  if (signal.aborted) return new JobFailure('PGS_CANCELLED', 'The backup was stopped before it finished.');
+  if (err instanceof JobFailure) return err;
+  if (isPgStewardError(err)) return new JobFailure(err.code, err.message);
+  if (err instanceof PgToolError) return new JobFailure('PGS_DUMP_FAILED', err.message);
+  if ((err as { code?: string }).code?.startsWith?.('PGS_ARTIFACT')) {
+    return new JobFailure('PGS_STORAGE_FAILED', (err as Error).message);
+  }
+  const e = err as { name?: string; code?: string; $metadata?: unknown; syscall?: string };
+  if (e.$metadata !== undefined || e.syscall !== undefined) {
+    return new JobFailure(
+      'PGS_STORAGE_FAILED',
+      `Writing the backup to storage failed (${e.name ?? e.code ?? 'error'}).`,
+    );
+  }
+  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
+    return new JobFailure('PGS_DUMP_FAILED', `The database ended the backup session (SQLSTATE ${e.code}).`);
+  }
+  throw err; // our bug: the worker records PGS_INTERNAL and logs it
+}
+
+async function runBackup(
+  services: Services,
+  task: TaskContext,
+  backup: BackupRow,
+  target: TargetRow,
+): Promise<BackupOutcome> {
+  const options = backup.options;
+  const prefix = backupPrefix(backup.tenant_id, target.id, backup.id);
+  return withTargetAccess(services, target, (access) =>
+    withTargetClient(access, async (control) => {
+      await task.reportProgress({ phase: 'connect' });
+      const server = await describeServer(control);
+      const installations = await services.installations();
+      const pgDump = await selectClientTool('pg_dump', server.major, installations);
+      // pg_restore and pg_dumpall must read what this pg_dump writes: the same major or newer.
+      const pgRestore = await selectClientTool('pg_restore', pgDump.major, installations);
+      const selection = await resolveSelection(control, options);
+      const tables = await listDumpedTables(control, selection);
+      // One snapshot for the dump and the row counts, held open by this session until both are done.
+      await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]?.s ?? '';
+      const totalBytes = Number(
+        (await control.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]?.n ?? 0,
+      );
+      const readsAuthid =
+        (await control.query<{ ok: boolean }>("SELECT has_table_privilege('pg_authid', 'SELECT') AS ok")).rows[0]?.ok ??
+        false;
+      let currentTable: string | null = null;
+      let bytesWritten = 0;
+      const progress = (phase: string) =>
+        task.reportProgress({ phase, bytesWritten, totalBytes, currentTable }).catch(() => {});
+      return withTargetTools(access, async (tool) => {
+        const globals = options.includeGlobals
+          ? await dumpGlobals(
+              services.storage,
+              `${prefix}globals.sql`,
+              installations,
+              pgDump.major,
+              tool,
+              !readsAuthid,
+              task.signal,
+            )
+          : null;
+        await progress('dump');
+        const counting = options.schemaOnly
+          ? Promise.resolve(tables.map((t) => ({ ...t, rows: null })))
+          : countRows(control, tables);
+        const common = {
+          pgDump,
+          pgRestore,
+          env: tool.env,
+          storage: services.storage,
+          signal: task.signal,
+          onStderrLine: (line: string) => {
+            const m = DUMPING_TABLE.exec(line);
+            if (m) {
+              currentTable = m[1] ?? null;
+              void progress('dump');
+            }
+          },
+          onProgress: (bytes: number) => {
+            bytesWritten = bytes;
+            void progress('dump');
+          },
+        };
+        const key = `${prefix}${FILE_NAMES[options.format]}`;
+        const [stored, counted] = await Promise.all([
+          options.format === 'directory'
+            ? dumpDirectory({
+                ...common,
+                key,
+                args: (dir) =>
+                  pgDumpArgs(options, selection, {
+                    conninfo: tool.conninfo,
+                    snapshot,
+                    toolMajor: pgDump.major,
+                    directory: dir,
+                  }),
+              })
+            : streamDumpToStorage({
+                ...common,
+                format: options.format,
+                key,
+                args: pgDumpArgs(options, selection, { conninfo: tool.conninfo, snapshot, toolMajor: pgDump.major }),
+              }).then((r) => r.stored),
+          counting,
+        ]);
+        await control.query('COMMIT');
+        currentTable = null;
+        bytesWritten = stored.sizeBytes;
+        await progress('done');
+        return {
+          artifactKey: stored.key,
+          sizeBytes: stored.sizeBytes,
+          sha256: stored.sha256,
+          serverVersion: server.version,
+          toolVersion: pgDump.version,
+          tables: counted,
+          globals,
+        };
+      });
+    }),
+  );
+}
+
+async function describeServer(client: pg.ClientBase): Promise<{ major: number; version: string }> {
+  const { rows } = await client.query<{ num: string; version: string }>(
+    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
+  );
+  const num = Number(rows[0]?.num ?? 0);
+  return {
+    major: num >= 100000 ? Math.floor(num / 10000) : Math.floor(num / 100) / 100,
+    version: rows[0]?.version ?? '',
+  };
+}
+
+/**
+ * pg_dumpall --globals-only beside the dump. Reading role passwords needs pg_authid; without that
+ * privilege (managed services), --no-role-passwords still captures the roles, and the result says so.
+ */
+async function dumpGlobals(
+  storage: ArtifactStorage,
+  key: string,
+  installations: Awaited<ReturnType<Services['installations']>>,
+  minMajor: number,
+  tool: { env: Record<string, string>; conninfo: string },
+  noRolePasswords: boolean,
+  signal: AbortSignal,
+): Promise<NonNullable<BackupOutcome['globals']>> {
+  const pgDumpall = await selectClientTool('pg_dumpall', minMajor, installations);
+  const writer = await storage.createWriter(key, { signal });
+  const args = [
+    '--globals-only',
+    dbnameArgument(tool.conninfo),
+    '--no-password',
+    ...(noRolePasswords ? ['--no-role-passwords'] : []),
+  ];
+  const run = runPgTool({ path: pgDumpall.path, args, env: tool.env, signal, stdout: 'pipe' });
+  try {
+    await Promise.all([pipeline(run.stdout as NodeJS.ReadableStream, writer.stream), run.done]);
+    const stored = await writer.commit();
+    return { key: stored.key, sizeBytes: stored.sizeBytes, sha256: stored.sha256, noRolePasswords };
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/**
+ * Directory format: pg_dump writes (with -j) into a private local directory, pg_restore reads it all
+ * back, then every file is uploaded and verified. The backup's sha256 is that of its manifest
+ * (`<sha256>  <size>  <file>` per line, sorted), which is stored beside the files.
+ */
+async function dumpDirectory(o: {
+  pgDump: SelectedTool;
+  pgRestore: SelectedTool;
+  args: (dir: string) => string[];
+  env: Record<string, string>;
+  storage: ArtifactStorage;
+  key: string;
+  signal: AbortSignal;
+  onStderrLine: (line: string) => void;
+  onProgress: (bytes: number) => void;
+}): Promise<StoredObject> {
+  return withPrivateToolDir(async (work) => {
+    const out = join(work, 'dump');
+    const dump = runPgTool({
+      path: o.pgDump.path,
+      args: o.args(out),
+      env: o.env,
+      signal: o.signal,
+      onStderrLine: o.onStderrLine,
+    });
+    await dump.done;
+    await runPgTool({
+      path: o.pgRestore.path,
+      args: ['--format=directory', '--file=/dev/null', out],
+      env: {},
+      signal: o.signal,
+    }).done;
+    const files = (await readdir(out)).sort();
+    const lines: string[] = [];
+    let total = 0;
+    try {
+      for (const file of files) {
+        const writer = await o.storage.createWriter(`${o.key}/${file}`, { signal: o.signal });
+        try {
+          await pipeline(createReadStream(join(out, file)), writer.stream);
+          const stored = await writer.commit();
+          total += stored.sizeBytes;
+          lines.push(`${stored.sha256}  ${stored.sizeBytes}  ${file}`);
+          o.onProgress(total);
+        } catch (err) {
+          await writer.abort();
+          throw err;
+        }
+      }
+      const manifest = `${lines.join('\n')}\n`;
+      const writer = await o.storage.createWriter(`${o.key}/MANIFEST.sha256`, { signal: o.signal });
+      await pipeline(Readable.from([manifest]), writer.stream);
+      await writer.commit();
+    } catch (err) {
+      await o.storage.delete(`${o.key}/`).catch(() => {});
+      throw err;
+    }
+    return {
+      key: `${o.key}/`,
+      sizeBytes: total,
+      sha256: createHash('sha256')
+        .update(`${lines.join('\n')}\n`)
+        .digest('hex'),
+    };
+  });
+}

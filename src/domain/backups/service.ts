@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { inTenantScope } from '../../db/tenant-scope.js';
+import { Errors } from '../../errors.js';
+import { enqueueJob } from '../../jobs/queue.js';
+import type { Job } from '../../jobs/types.js';
+import { type Ctx, ownTenant, requireScopes } from '../context.js';
+import { isUuid } from '../ids.js';
+import { getJob } from '../jobs/service.js';
+import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { loadTargetRow } from '../targets/service.js';
+import { withTargetAccess, withTargetClient } from '../targets/session.js';
+import { resolveSelection } from './catalog.js';
+import { type BackupOptions, type BackupOptionsInput, normaliseBackupOptions } from './options.js';
+import {
+  type BackupRow,
+  type BackupStatus,
+  insertBackup,
+  insertIdempotencyKey,
+  markBackupDeleted,
+  selectBackup,
+  selectBackupPage,
+  selectBackupsByIds,
+  selectIdempotencyKey,
+  setBackupJob,
+} from './queries.js';
+
+export const BACKUP_JOB_KIND = 'backup';
+const START_BACKUP_OPERATION = 'startBackup';
+
+export interface Backup {
+  id: string;
+  targetId: string | null;
+  jobId: string | null;
+  status: BackupStatus;
+  format: BackupOptions['format'];
+  options: BackupOptions;
+  sizeBytes: number | null;
+  sha256: string | null;
+  serverVersion: string | null;
+  toolVersion: string | null;
+  tables: { schema: string; name: string; rows: number | null }[];
+  globals: { sizeBytes: number; sha256: string; noRolePasswords: boolean } | null;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+export const toBackup = (r: BackupRow): Backup => ({
+  id: r.id,
+  targetId: r.target_id,
+  jobId: r.job_id,
+  status: r.status,
+  format: r.format,
+  options: r.options,
+  sizeBytes: r.size_bytes === null ? null : Number(r.size_bytes),
+  sha256: r.sha256,
+  serverVersion: r.server_version,
+  toolVersion: r.tool_version,
+  tables: r.tables,
+  globals: r.globals && {
+    sizeBytes: r.globals.sizeBytes,
+    sha256: r.globals.sha256,
+    noRolePasswords: r.globals.noRolePasswords,
+  },
+  error: r.error,
+  createdAt: r.created_at.toISOString(),
+  completedAt: r.completed_at?.toISOString() ?? null,
+});
+
+const requestHash = (targetId: string, options: BackupOptions) =>
+  createHash('sha256').update(JSON.stringify({ targetId, options })).digest('hex');
+
+/**
+ * Start a backup of a target: validate the options, check named tables and schemas against the
+ * target's catalog, then create the backup record and its job in one transaction. With an
+ * Idempotency-Key, a retry of the same request returns the original job.
+ */
+export async function startBackup(
+  ctx: Ctx,
+  targetId: string,
+  input: BackupOptionsInput,
+  idempotencyKey?: string,
+): Promise<Job> {
+  requireScopes(ctx, 'backups:write');
+  const scope = ownTenant(ctx);
+  const options = normaliseBackupOptions(input);
+  const target = await loadTargetRow(ctx, targetId);
+  const hash = requestHash(target.id, options);
+  if (idempotencyKey !== undefined) {
+    const replay = await findIdempotentJob(ctx, idempotencyKey, hash);
+    if (replay) return replay;
+  }
+  const named =
+    options.tables.length + options.excludeTables.length + options.schemas.length + options.excludeSchemas.length;
+  if (named > 0) {
+    await withTargetAccess(ctx.services, target, (access) =>
+      withTargetClient(access, (client) => resolveSelection(client, options)),
+    );
+  }
+  try {
+    const jobId = await inTenantScope(ctx.pool, scope, async (tx) => {
+      const backup = await tx.one<BackupRow>(insertBackup(scope.tenantId, target.id, options));
+      if (!backup) throw Errors.internal();
+      const job = await enqueueJob(tx, {
+        tenantId: scope.tenantId,
+        kind: BACKUP_JOB_KIND,
+        targetId: target.id,
+        backupId: backup.id,
+        payload: { backupId: backup.id },
+      });
+      await tx.rows(setBackupJob(backup.id, job.id));
+      if (idempotencyKey !== undefined) {
+        await tx.rows(insertIdempotencyKey(scope.tenantId, START_BACKUP_OPERATION, idempotencyKey, hash, job.id));
+      }
+      return job.id;
+    });
+    return await getJob(ctx, jobId);
+  } catch (err) {
+    // Two requests with one key raced: the loser answers with the winner's job.
+    if ((err as { code?: string }).code === '23505' && idempotencyKey !== undefined) {
+      const replay = await findIdempotentJob(ctx, idempotencyKey, hash);
+      if (replay) return replay;
+    }
+    throw err;
+  }
+}
+
+async function findIdempotentJob(ctx: Ctx, key: string, hash: string): Promise<Job | undefined> {
+  const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
+    tx.one<{ request_hash: string; job_id: string }>(selectIdempotencyKey(START_BACKUP_OPERATION, key)),
+  );
+  if (!row) return undefined;
+  if (row.request_hash !== hash) throw Errors.idempotencyMismatch();
+  return getJob({ ...ctx, scopes: new Set([...ctx.scopes, 'jobs:read']) }, row.job_id);
+}
+
+async function loadBackupRow(ctx: Ctx, id: string): Promise<BackupRow> {
+  if (!isUuid(id)) throw Errors.backupNotFound(id);
+  const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(selectBackup(id)));
+  if (!row) throw Errors.backupNotFound(id);
+  return row;
+}
+
+export async function getBackup(ctx: Ctx, id: string): Promise<Backup> {
+  requireScopes(ctx, 'backups:read');
+  return toBackup(await loadBackupRow(ctx, id));
+}
+
+export async function getBackupsByIds(ctx: Ctx, ids: string[]): Promise<Map<string, Backup>> {
+  const wanted = [...new Set(ids.filter(isUuid))];
+  if (wanted.length === 0) return new Map();
+  const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<BackupRow>(selectBackupsByIds(wanted)));
+  return new Map(rows.map((r) => [r.id, toBackup(r)]));
+}
+
+export async function listBackups(
+  ctx: Ctx,
+  q: PageRequest & { targetId?: string; status?: BackupStatus },
+): Promise<Page<Backup>> {
+  requireScopes(ctx, 'backups:read');
+  if (q.targetId !== undefined && !isUuid(q.targetId)) throw Errors.validation('targetId must be a UUID');
+  const limit = pageSize(q);
+  const raw = decodeCursor(q.cursor);
+  let before: { createdAt: string; id: string } | undefined;
+  if (raw !== undefined) {
+    const [createdAt, id] = raw.split('|');
+    if (!createdAt || !id || !isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw Errors.invalidCursor();
+    before = { createdAt, id };
+  }
+  const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
+    tx.rows<BackupRow>(selectBackupPage({ targetId: q.targetId, status: q.status }, before, limit)),
+  );
+  return toPage(rows, limit, toBackup, (r) => `${r.created_at.toISOString()}|${r.id}`);
+}
+
+/** Delete the artifact first, then mark the record: a record never claims an artifact that is gone. */
+export async function deleteBackup(ctx: Ctx, id: string): Promise<Backup> {
+  requireScopes(ctx, 'backups:write');
+  const row = await loadBackupRow(ctx, id);
+  if (row.status === 'pending' || row.status === 'running') throw Errors.backupNotDeletable(id, row.status);
+  if (row.status === 'deleted') return toBackup(row);
+  await ctx.services.storage.delete(backupPrefix(row.tenant_id, row.target_id ?? 'none', row.id));
+  const deleted = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(markBackupDeleted(id)));
+  return toBackup(deleted ?? (await loadBackupRow(ctx, id)));
+}
+
+/** Every object of a backup lives under this prefix: <tenant>/<target>/<backup id>/. */
+export const backupPrefix = (tenantId: string, targetId: string, backupId: string) =>
+  `${tenantId}/${targetId}/${backupId}/`;

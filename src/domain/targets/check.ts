@@ -1,0 +1,44 @@
+import { isPgStewardError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+import { requireScopes } from '../context.js';
+import { loadTargetRow } from './service.js';
+import { withTargetAccess, withTargetClient } from './session.js';
+
+export interface TargetCheck {
+  ok: boolean;
+  serverVersion: string | null;
+  latencyMs: number | null;
+  ssl: boolean | null;
+  error?: { code: string; message: string };
+}
+
+/**
+ * Connect to a target the way a backup would (same secret, address checks and TLS) and say what
+ * happened. A failure is an answer, not an error: `ok: false` with a coded reason.
+ */
+export async function checkTarget(ctx: Ctx, id: string): Promise<TargetCheck> {
+  requireScopes(ctx, 'targets:read');
+  const target = await loadTargetRow(ctx, id);
+  const started = performance.now();
+  try {
+    return await withTargetAccess(ctx.services, target, (access) =>
+      withTargetClient(access, async (client) => {
+        const latencyMs = Math.round(performance.now() - started);
+        const { rows } = await client.query<{ version: string; ssl: boolean | null }>(
+          `SELECT current_setting('server_version') AS version,
+                  (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl`,
+        );
+        return { ok: true, serverVersion: rows[0]?.version ?? null, latencyMs, ssl: rows[0]?.ssl ?? null };
+      }),
+    );
+  } catch (err) {
+    if (!isPgStewardError(err)) throw err;
+    return {
+      ok: false,
+      serverVersion: null,
+      latencyMs: null,
+      ssl: null,
+      error: { code: err.code, message: err.message },
+    };
+  }
+}

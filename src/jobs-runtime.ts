@@ -1,0 +1,26 @@
+import type pg from 'pg';
+import type { Config } from './config.js';
+import type { ConnectionSettings } from './db/pool.js';
+import { backupTask } from './domain/backups/run-backup.js';
+import { BACKUP_JOB_KIND } from './domain/backups/service.js';
+import type { Services } from './domain/services.js';
+import { JobWorker, type WorkerLog } from './jobs/worker.js';
+
+/** The job worker with every task pgsteward knows, configured from PGSTEWARD_WORKERS and friends. */
+export function createJobWorker(o: {
+  config: Config;
+  pool: pg.Pool;
+  listen: ConnectionSettings;
+  services: Services;
+  log?: WorkerLog;
+}): JobWorker {
+  return new JobWorker({
+    pool: o.pool,
+    listen: o.listen,
+    handlers: { [BACKUP_JOB_KIND]: backupTask({ pool: o.pool, services: o.services }) },
+    concurrency: o.config.jobs.workers,
+    tenantMaxRunning: o.config.jobs.tenantMaxRunning,
+    leaseMs: o.config.jobs.leaseMs,
+    ...(o.log ? { log: o.log } : {}),
+  });
+}
