@@ -80,7 +80,7 @@ t.test('a server newer than every tool is refused naming the newest installed ma
   ]);
   t.same(await refusal(selectClientTool('pg_dump', 17, installs)), {
     code: 'PGS_TOOL_VERSION',
-    message: 'pg_dump 16 cannot dump a PostgreSQL 17 server; install pg_dump 17 or newer.',
+    message: 'The newest installed pg_dump is 16; PostgreSQL 17 needs pg_dump 17 or newer.',
   });
   t.same(await refusal(selectClientTool('pg_restore', 15, [])), {
     code: 'PGS_TOOL_VERSION',
