@@ -6,6 +6,7 @@ import { resolveVerificationKey } from './auth/signing-key.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openMetadataStore } from './db/metadata-store.js';
 import { createServices } from './domain/services.js';
+import { sweepOrphanedToolDirs } from './pgtools/passfile.js';
 import type { WorkerLog } from './jobs/worker.js';
 import { createJobWorker } from './jobs-runtime.js';
 
@@ -26,6 +27,9 @@ async function main(): Promise<void> {
     info: (msg) => log.info(msg),
     warn: (msg) => log.warn(msg),
   });
+  // Credentials directories a killed predecessor could not remove (a passfile must not outlive its job).
+  const swept = await sweepOrphanedToolDirs();
+  if (swept.length > 0) log.warn({ count: swept.length }, 'removed tool directories left by a dead process');
   const services = createServices(config);
   const worker =
     config.jobs.workers > 0

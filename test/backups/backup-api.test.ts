@@ -292,3 +292,49 @@ t.test('deleting a backup removes its artifact, then marks the record', async (t
   t.equal(target.statusCode, 409, 'a target with backups cannot be deleted');
   t.equal(target.json().code, 'PGS_TARGET_HAS_BACKUPS');
 });
+
+t.test('without access to pg_authid, globals are taken with --no-role-passwords, and the result says so', async (t) => {
+  const reader = `reader_${process.pid}`;
+  const password = `reader-${Math.random().toString(36).slice(2)}`;
+  await source.query(`CREATE ROLE ${reader} LOGIN PASSWORD '${password}'`);
+  t.teardown(async () => {
+    await source.query(`DROP OWNED BY ${reader}`);
+    await source.query(`DROP ROLE ${reader}`);
+  });
+  await source.query(`GRANT USAGE ON SCHEMA public, billing TO ${reader}`);
+  await source.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO ${reader}`);
+  await source.query(`GRANT SELECT ON ALL SEQUENCES IN SCHEMA public, billing TO ${reader}`);
+  writeSecrets({
+    'acme/reader': {
+      username: reader,
+      password,
+      host: 'localhost',
+      port: cluster.port,
+      dbname: source.name,
+      sslrootcert: cluster.caCert,
+    },
+  });
+  const target = await app.inject({
+    method: 'POST',
+    url: '/v1/targets',
+    headers: bearer(acme),
+    payload: { name: 'reader', secretRef: 'file:acme/reader', sslMode: 'verify-full' },
+  });
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v1/targets/${target.json().id}/backups`,
+    headers: bearer(acme),
+    payload: {},
+  });
+  const job = await waitForJob(app, acme, res.json().id);
+  t.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  t.equal(job.result?.noRolePasswords, true, 'the job result says role passwords were left out');
+  const b = (
+    await app.inject({ method: 'GET', url: `/v1/backups/${res.json().backupId}`, headers: bearer(acme) })
+  ).json();
+  t.equal(b.globals.noRolePasswords, true);
+  const globals = await download(`acme/${target.json().id}/${b.id}/globals.sql`, 'globals.sql');
+  const text = await import('node:fs/promises').then((fs) => fs.readFile(globals, 'utf8'));
+  t.match(text, new RegExp(`CREATE ROLE ${reader}`), 'the roles are there');
+  t.notMatch(text, /SCRAM-SHA-256\$/, 'no password hashes');
+});

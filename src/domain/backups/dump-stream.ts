@@ -81,6 +81,8 @@ export async function streamDumpToStorage(o: {
   env: Record<string, string>;
   storage: ArtifactStorage;
   key: string;
+  /** Staging group of the temporary object (the backup id): see ArtifactStorage.discardStaged. */
+  group: string;
   signal: AbortSignal;
   onStderrLine: (line: string) => void;
   onProgress: (bytes: number) => void;
@@ -89,7 +91,7 @@ export async function streamDumpToStorage(o: {
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort(o.signal.reason);
   o.signal.addEventListener('abort', onOuterAbort, { once: true });
-  const writer = await o.storage.createWriter(o.key, { signal: stop.signal });
+  const writer = await o.storage.createWriter(o.key, { signal: stop.signal, group: o.group });
   const runs: PgToolRun[] = [];
   try {
     const dump = runPgTool({

@@ -42,6 +42,8 @@ export function backupTask(deps: { pool: pg.Pool; services: Services }): TaskHan
     const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(markBackupRunning(backupId)));
     if (!backup) throw new JobFailure('PGS_BACKUP_NOT_FOUND', `Backup '${backupId}' is no longer pending.`);
     try {
+      // A retry after a crash: whatever the dead attempt had staged is garbage now (one attempt at a time).
+      await deps.services.storage.discardStaged(backup.id);
       const target = await inTenantScope(deps.pool, scope, (tx) =>
         tx.one<TargetRow>(selectTarget(backup.target_id ?? '')),
       );
@@ -120,15 +122,15 @@ async function runBackup(
         task.reportProgress({ phase, bytesWritten, totalBytes, currentTable }).catch(() => {});
       return withTargetTools(access, async (tool) => {
         const globals = options.includeGlobals
-          ? await dumpGlobals(
-              services.storage,
-              `${prefix}globals.sql`,
-              installations,
-              pgDump.major,
+          ? await dumpGlobals({
+              storage: services.storage,
+              key: `${prefix}globals.sql`,
+              group: backup.id,
+              pgDumpall: await selectClientTool('pg_dumpall', pgDump.major, installations),
               tool,
-              !readsAuthid,
-              task.signal,
-            )
+              noRolePasswords: !readsAuthid,
+              signal: task.signal,
+            })
           : null;
         await progress('dump');
         const counting = options.schemaOnly
@@ -139,6 +141,7 @@ async function runBackup(
           pgRestore,
           env: tool.env,
           storage: services.storage,
+          group: backup.id,
           signal: task.signal,
           onStderrLine: (line: string) => {
             const m = DUMPING_TABLE.exec(line);
@@ -207,24 +210,24 @@ async function describeServer(client: pg.ClientBase): Promise<{ major: number; v
  * pg_dumpall --globals-only beside the dump. Reading role passwords needs pg_authid; without that
  * privilege (managed services), --no-role-passwords still captures the roles, and the result says so.
  */
-async function dumpGlobals(
-  storage: ArtifactStorage,
-  key: string,
-  installations: Awaited<ReturnType<Services['installations']>>,
-  minMajor: number,
-  tool: { env: Record<string, string>; conninfo: string },
-  noRolePasswords: boolean,
-  signal: AbortSignal,
-): Promise<NonNullable<BackupOutcome['globals']>> {
-  const pgDumpall = await selectClientTool('pg_dumpall', minMajor, installations);
-  const writer = await storage.createWriter(key, { signal });
+async function dumpGlobals(o: {
+  storage: ArtifactStorage;
+  key: string;
+  group: string;
+  pgDumpall: SelectedTool;
+  tool: { env: Record<string, string>; conninfo: string };
+  noRolePasswords: boolean;
+  signal: AbortSignal;
+}): Promise<NonNullable<BackupOutcome['globals']>> {
+  const { tool, noRolePasswords, signal } = o;
+  const writer = await o.storage.createWriter(o.key, { signal, group: o.group });
   const args = [
     '--globals-only',
     dbnameArgument(tool.conninfo),
     '--no-password',
     ...(noRolePasswords ? ['--no-role-passwords'] : []),
   ];
-  const run = runPgTool({ path: pgDumpall.path, args, env: tool.env, signal, stdout: 'pipe' });
+  const run = runPgTool({ path: o.pgDumpall.path, args, env: tool.env, signal, stdout: 'pipe' });
   try {
     await Promise.all([pipeline(run.stdout as NodeJS.ReadableStream, writer.stream), run.done]);
     const stored = await writer.commit();
@@ -247,6 +250,7 @@ async function dumpDirectory(o: {
   env: Record<string, string>;
   storage: ArtifactStorage;
   key: string;
+  group: string;
   signal: AbortSignal;
   onStderrLine: (line: string) => void;
   onProgress: (bytes: number) => void;
@@ -272,7 +276,7 @@ async function dumpDirectory(o: {
     let total = 0;
     try {
       for (const file of files) {
-        const writer = await o.storage.createWriter(`${o.key}/${file}`, { signal: o.signal });
+        const writer = await o.storage.createWriter(`${o.key}/${file}`, { signal: o.signal, group: o.group });
         try {
           await pipeline(createReadStream(join(out, file)), writer.stream);
           const stored = await writer.commit();
@@ -285,7 +289,7 @@ async function dumpDirectory(o: {
         }
       }
       const manifest = `${lines.join('\n')}\n`;
-      const writer = await o.storage.createWriter(`${o.key}/MANIFEST.sha256`, { signal: o.signal });
+      const writer = await o.storage.createWriter(`${o.key}/MANIFEST.sha256`, { signal: o.signal, group: o.group });
       await pipeline(Readable.from([manifest]), writer.stream);
       await writer.commit();
     } catch (err) {

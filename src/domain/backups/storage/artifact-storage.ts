@@ -40,7 +40,7 @@ export interface ArtifactStorage {
    * Start writing `key` (e.g. "<tenant>/<target>/<backup id>/dump.custom"). The signal, when it fires
    * before commit() has moved the data, destroys the stream and removes the temporary object.
    */
-  createWriter(key: string, opts?: { signal?: AbortSignal }): Promise<ArtifactWriter>;
+  createWriter(key: string, opts?: WriterOptions): Promise<ArtifactWriter>;
   /** Read a committed object as a stream; throws PGS_ARTIFACT_NOT_FOUND when it does not exist. */
   read(key: string): Promise<Readable>;
   stat(key: string): Promise<{ sizeBytes: number } | null>;
@@ -53,7 +53,32 @@ export interface ArtifactStorage {
    * temporary area. For tests, and for a sweeper that removes stale ones.
    */
   listTemporary(): Promise<string[]>;
+  /**
+   * Remove the temporary objects of a staging group: what an earlier attempt of the same work left
+   * when its process died before it could clean up. Call it only when no attempt of that group runs.
+   */
+  discardStaged(group: string): Promise<number>;
 }
+
+export interface WriterOptions {
+  signal?: AbortSignal;
+  /**
+   * Names the work the temporary object belongs to (e.g. a backup id), so a later attempt can discard
+   * leftovers with discardStaged(group). Letters, digits and dashes only.
+   */
+  group?: string;
+}
+
+const GROUP_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The temporary object's name: `<group>.<uuid>`, or just `<uuid>` without a group. */
+export function stagingName(group: string | undefined, unique: string): string {
+  if (group === undefined) return unique;
+  if (!GROUP_PATTERN.test(group)) throw new Error(`invalid staging group '${group.slice(0, 80)}'`);
+  return `${group}.${unique}`;
+}
+
+export const stagedInGroup = (name: string, group: string): boolean => name.startsWith(`${group}.`);
 
 export interface StorageConfig {
   /** PGSTEWARD_STORAGE_URL: file:///abs/path or s3://bucket/optional/prefix. */

@@ -5,7 +5,13 @@ import { dirname, join } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { assertArtifactKey, assertArtifactPrefix, TEMPORARY_AREA } from './artifact-key.js';
-import type { ArtifactStorage, ArtifactWriter } from './artifact-storage.js';
+import {
+  type ArtifactStorage,
+  type ArtifactWriter,
+  stagedInGroup,
+  stagingName,
+  type WriterOptions,
+} from './artifact-storage.js';
 import { ByteTally, digestReadable, StagedArtifactWriter, type StreamedDigest } from './staged-writer.js';
 import { artifactIntegrity, artifactKeyInvalid, artifactNotFound } from './storage-errors.js';
 
@@ -35,11 +41,11 @@ export function createFileArtifactStorage(root: string): ArtifactStorage {
   return {
     description: pathToFileURL(root).href,
 
-    async createWriter(key: string, opts?: { signal?: AbortSignal }): Promise<ArtifactWriter> {
+    async createWriter(key: string, opts?: WriterOptions): Promise<ArtifactWriter> {
       const finalPath = pathOf(key);
       opts?.signal?.throwIfAborted();
       await ensureRoot();
-      const temporaryPath = join(temporaryDir, randomUUID());
+      const temporaryPath = join(temporaryDir, stagingName(opts?.group, randomUUID()));
       const handle = await open(temporaryPath, 'wx', 0o600);
       const tally = new ByteTally();
       const sink = new FileSink(handle, tally);
@@ -113,6 +119,12 @@ export function createFileArtifactStorage(root: string): ArtifactStorage {
         if (isMissing(err)) return [];
         throw err;
       }
+    },
+
+    async discardStaged(group: string): Promise<number> {
+      const stale = (await this.listTemporary()).filter((name) => stagedInGroup(name, group));
+      await Promise.all(stale.map((name) => rm(join(temporaryDir, name), { force: true })));
+      return stale.length;
     },
   };
 }

@@ -10,7 +10,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { assertArtifactKey, assertArtifactPrefix, TEMPORARY_AREA } from './artifact-key.js';
-import type { ArtifactStorage, ArtifactWriter } from './artifact-storage.js';
+import {
+  type ArtifactStorage,
+  type ArtifactWriter,
+  stagedInGroup,
+  stagingName,
+  type WriterOptions,
+} from './artifact-storage.js';
 import { copyObject } from './s3-object-copy.js';
 import {
   ByteTally,
@@ -93,10 +99,10 @@ export function createS3ArtifactStorage(location: S3Location, options: S3Storage
     description:
       describeStorageLocation(location) + (options.endpoint ? ` at ${new URL(options.endpoint).origin}` : ''),
 
-    async createWriter(key: string, opts?: { signal?: AbortSignal }): Promise<ArtifactWriter> {
+    async createWriter(key: string, opts?: WriterOptions): Promise<ArtifactWriter> {
       const finalKey = objectKey(key);
       opts?.signal?.throwIfAborted();
-      const temporaryKey = `${temporaryBase}${randomUUID()}`;
+      const temporaryKey = `${temporaryBase}${stagingName(opts?.group, randomUUID())}`;
       const tally = new ByteTally();
       const body = new PassThrough();
       // Upload reads `body`; when Upload fails it stops reading and destroys `body` with a bare AbortError.
@@ -210,6 +216,13 @@ export function createS3ArtifactStorage(location: S3Location, options: S3Storage
 
     async listTemporary(): Promise<string[]> {
       return (await listKeys(temporaryBase)).map((full) => full.slice(temporaryBase.length)).sort();
+    },
+
+    async discardStaged(group: string): Promise<number> {
+      const stale = (await this.listTemporary()).filter((name) => stagedInGroup(name, group));
+      for (const name of stale)
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${temporaryBase}${name}` }));
+      return stale.length;
     },
   };
 }
