@@ -6,9 +6,9 @@ import { resolveVerificationKey } from './auth/signing-key.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openMetadataStore } from './db/metadata-store.js';
 import { createServices } from './domain/services.js';
-import { sweepOrphanedToolDirs } from './pgtools/passfile.js';
 import type { WorkerLog } from './jobs/worker.js';
 import { createJobWorker } from './jobs-runtime.js';
+import { sweepOrphanedToolDirs } from './pgtools/passfile.js';
 
 /** Process entry: load config, open the metadata store, build the app, listen, close with grace. */
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ import { passfileLine, sweepOrphanedToolDirs, withPassfile } from '../../src/pgt
 import { PgToolError, runPgTool } from '../../src/pgtools/run-tool.js';
 import { quoteIdent, quoteLiteral } from '../../src/sql/identifiers.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { tsNodeArgs } from '../helpers/ts-node-args.js';
 
 const entry = { host: 'db.example.com', port: 5432, database: 'app', user: 'backup', password: 'pw' };
 
@@ -75,7 +76,7 @@ async function childWithPassfile(tmp: string, death: 'exit' | 'SIGKILL'): Promis
       ${death === 'exit' ? 'process.exit(3);' : "process.kill(process.pid, 'SIGKILL');"}
       await new Promise(() => {});
     });`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, [...tsNodeArgs(), '--input-type=module', '-e', script], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, TMPDIR: tmp },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { PROJECT_ROOT } from '../../src/paths.js';
+import { tsNodeArgs, tsNodeEnv } from '../helpers/ts-node-args.js';
 
 // The quick start for real: the service started the way `npm start` starts it, with no DATABASE_URL.
-const TSX = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -24,6 +24,7 @@ t.teardown(() => rmSync(root, { recursive: true, force: true }));
 const dataDir = join(root, 'data');
 const port = await freePort();
 const baseEnv = {
+  ...tsNodeEnv(),
   PATH: process.env.PATH ?? '',
   HOME: root,
   PGSTEWARD_DATA_DIR: dataDir,
@@ -38,7 +39,7 @@ interface Running {
 }
 
 function startServer(env: Record<string, string> = baseEnv): Running {
-  const child = spawn(process.execPath, [TSX, join(PROJECT_ROOT, 'src', 'server.ts')], { env, cwd: root });
+  const child = spawn(process.execPath, [...tsNodeArgs(), join(PROJECT_ROOT, 'src', 'server.ts')], { env, cwd: root });
   let out = '';
   child.stdout?.on('data', (d) => {
     out += d;
@@ -105,7 +106,7 @@ t.test('a restart keeps the tenant and the signing secret', async (t) => {
 
   const minted = await promisify(execFile)(
     process.execPath,
-    [TSX, join(PROJECT_ROOT, 'src', 'cli', 'token.ts'), '--tenant', 'acme', '--scope', 'targets:read'],
+    [...tsNodeArgs(), join(PROJECT_ROOT, 'src', 'cli', 'token.ts'), '--tenant', 'acme', '--scope', 'targets:read'],
     { env: baseEnv, cwd: root },
   );
   const own = await fetch(url('/v1/tenants/acme'), { headers: { authorization: `Bearer ${minted.stdout.trim()}` } });
