@@ -338,3 +338,25 @@ t.test('without access to pg_authid, globals are taken with --no-role-passwords,
   t.match(text, new RegExp(`CREATE ROLE ${reader}`), 'the roles are there');
   t.notMatch(text, /SCRAM-SHA-256\$/, 'no password hashes');
 });
+
+t.test('a token with backups:write alone starts a backup and is told its job', async (t) => {
+  const writeOnly = token('acme', ['backups:write']);
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v1/targets/${targetId}/backups`,
+    headers: { ...bearer(writeOnly), 'idempotency-key': 'write-only-1' },
+    payload: { includeGlobals: false },
+  });
+  t.equal(res.statusCode, 202);
+  t.ok(res.json().backupId);
+  const again = await app.inject({
+    method: 'POST',
+    url: `/v1/targets/${targetId}/backups`,
+    headers: { ...bearer(writeOnly), 'idempotency-key': 'write-only-1' },
+    payload: { includeGlobals: false },
+  });
+  t.equal(again.json().id, res.json().id);
+  const peek = await app.inject({ method: 'GET', url: `/v1/jobs/${res.json().id}`, headers: bearer(writeOnly) });
+  t.equal(peek.statusCode, 403, 'reading jobs still needs jobs:read');
+  await waitForJob(app, acme, res.json().id);
+});

@@ -5,7 +5,7 @@ import { enqueueJob } from '../../jobs/queue.js';
 import type { Job } from '../../jobs/types.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
-import { getJob } from '../jobs/service.js';
+import { getStartedJob } from '../jobs/service.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { withTargetAccess, withTargetClient } from '../targets/session.js';
@@ -98,7 +98,7 @@ export async function startBackup(
     );
   }
   try {
-    const jobId = await inTenantScope(ctx.pool, scope, async (tx) => {
+    return await inTenantScope(ctx.pool, scope, async (tx) => {
       const backup = await tx.one<BackupRow>(insertBackup(scope.tenantId, target.id, options));
       if (!backup) throw Errors.internal();
       const job = await enqueueJob(tx, {
@@ -112,9 +112,8 @@ export async function startBackup(
       if (idempotencyKey !== undefined) {
         await tx.rows(insertIdempotencyKey(scope.tenantId, START_BACKUP_OPERATION, idempotencyKey, hash, job.id));
       }
-      return job.id;
+      return job;
     });
-    return await getJob(ctx, jobId);
   } catch (err) {
     // Two requests with one key raced: the loser answers with the winner's job.
     if ((err as { code?: string }).code === '23505' && idempotencyKey !== undefined) {
@@ -131,7 +130,7 @@ async function findIdempotentJob(ctx: Ctx, key: string, hash: string): Promise<J
   );
   if (!row) return undefined;
   if (row.request_hash !== hash) throw Errors.idempotencyMismatch();
-  return getJob({ ...ctx, scopes: new Set([...ctx.scopes, 'jobs:read']) }, row.job_id);
+  return getStartedJob(ctx, row.job_id);
 }
 
 async function loadBackupRow(ctx: Ctx, id: string): Promise<BackupRow> {

@@ -4,12 +4,12 @@ import { type JobRow, toJob } from '../../jobs/job-row.js';
 import { requestCancel } from '../../jobs/queue.js';
 import { isJobStatus, type Job, type JobStatus } from '../../jobs/types.js';
 import { type Ctx, readScope, requireScopes } from '../context.js';
+import { isUuid } from '../ids.js';
 import { decodeCursor, type Page, pageSize, toPage } from '../pagination.js';
 import { type JobPosition, selectJob, selectJobPage, selectJobsByIds } from './queries.js';
 
 export type { Job, JobStatus };
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CREATED_KEY_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 export interface JobQuery {
@@ -26,7 +26,7 @@ export interface JobQuery {
  */
 export async function getJob(ctx: Ctx, id: string): Promise<Job> {
   requireScopes(ctx, 'jobs:read');
-  if (!UUID_PATTERN.test(id)) throw Errors.jobNotFound(id);
+  if (!isUuid(id)) throw Errors.jobNotFound(id);
   const row = await inTenantScope(ctx.pool, readScope(ctx), (tx) => tx.one<JobRow>(selectJob(id)));
   if (!row) throw Errors.jobNotFound(id);
   return toJob(row);
@@ -38,7 +38,7 @@ export async function listJobs(ctx: Ctx, q: JobQuery): Promise<Page<Job>> {
   if (q.status !== undefined && !isJobStatus(q.status)) {
     throw Errors.validation('status must be one of queued, running, succeeded, failed, cancelled');
   }
-  if (q.targetId !== undefined && !UUID_PATTERN.test(q.targetId)) throw Errors.validation('targetId must be a UUID');
+  if (q.targetId !== undefined && !isUuid(q.targetId)) throw Errors.validation('targetId must be a UUID');
   if (q.kind !== undefined && (q.kind.length === 0 || q.kind.length > 100)) {
     throw Errors.validation('kind must be 1 to 100 characters');
   }
@@ -58,16 +58,27 @@ export async function listJobs(ctx: Ctx, q: JobQuery): Promise<Page<Job>> {
  */
 export async function cancelJob(ctx: Ctx, id: string): Promise<Job> {
   requireScopes(ctx, 'jobs:write');
-  if (!UUID_PATTERN.test(id)) throw Errors.jobNotFound(id);
+  if (!isUuid(id)) throw Errors.jobNotFound(id);
   const job = await inTenantScope(ctx.pool, readScope(ctx), (tx) => requestCancel(tx, id));
   if (!job) throw Errors.jobNotFound(id);
   return job;
 }
 
+/**
+ * A job the caller itself started (or an Idempotency-Key replay of it): answered whatever the caller's
+ * jobs:* scopes, because starting work implies being told which job does it.
+ */
+export async function getStartedJob(ctx: Ctx, id: string): Promise<Job> {
+  if (!isUuid(id)) throw Errors.jobNotFound(id);
+  const job = await inTenantScope(ctx.pool, readScope(ctx), (tx) => tx.one<JobRow>(selectJob(id)));
+  if (!job) throw Errors.jobNotFound(id);
+  return toJob(job);
+}
+
 /** Jobs by id for GraphQL loaders: invisible, missing and malformed ids are simply absent from the map. */
 export async function getJobsByIds(ctx: Ctx, ids: string[]): Promise<Map<string, Job>> {
   requireScopes(ctx, 'jobs:read');
-  const wanted = [...new Set(ids.filter((id) => UUID_PATTERN.test(id)).map((id) => id.toLowerCase()))];
+  const wanted = [...new Set(ids.filter((id) => isUuid(id)).map((id) => id.toLowerCase()))];
   if (wanted.length === 0) return new Map();
   const rows = await inTenantScope(ctx.pool, readScope(ctx), (tx) => tx.rows<JobRow>(selectJobsByIds(wanted)));
   const byId = new Map(rows.map((r) => [r.id, toJob(r)]));
@@ -83,7 +94,7 @@ export async function getJobsByIds(ctx: Ctx, ids: string[]): Promise<Map<string,
 function parsePosition(position: string | undefined): JobPosition | undefined {
   if (position === undefined) return undefined;
   const [createdAt, id, ...rest] = position.split('|');
-  if (rest.length > 0 || !createdAt || !id || !CREATED_KEY_PATTERN.test(createdAt) || !UUID_PATTERN.test(id)) {
+  if (rest.length > 0 || !createdAt || !id || !CREATED_KEY_PATTERN.test(createdAt) || !isUuid(id)) {
     throw Errors.invalidCursor();
   }
   return { createdAt, id };
