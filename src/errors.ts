@@ -163,6 +163,28 @@ export const Errors = {
         ? `No ${tool} for PostgreSQL ${serverMajor} or newer is installed.`
         : `The newest installed ${tool} is ${toolMajor}; PostgreSQL ${serverMajor} needs ${tool} ${serverMajor} or newer.`,
   ),
+  // Restores and drills. Failures inside a running job are JobFailure codes (PGS_ARTIFACT_CORRUPT,
+  // PGS_RESTORE_FAILED, PGS_DUMP_REFUSED, PGS_DATABASE_IN_USE ...); these answer the request itself.
+  restoreNotFound: define('PGS_RESTORE_NOT_FOUND', 404, 'Not Found', (id: string) => `Restore '${id}' was not found.`),
+  backupNotRestorable: define(
+    'PGS_BACKUP_NOT_AVAILABLE',
+    409,
+    'Conflict',
+    (id: string, status: string) =>
+      `Backup '${id}' is ${status}; only an available backup can be restored or verified.`,
+  ),
+  confirmRequired: define(
+    'PGS_CONFIRM_REQUIRED',
+    409,
+    'Conflict',
+    (database: string) => `Replacing database '${database}' needs "confirm": "${database}" in the request.`,
+  ),
+  databaseExists: define(
+    'PGS_DATABASE_EXISTS',
+    409,
+    'Conflict',
+    (database: string) => `Database '${database}' already exists; use mode "replace" to overwrite it.`,
+  ),
   unavailable: define('PGS_UNAVAILABLE', 503, 'Service Unavailable', (detail: string) => detail),
   retryable: define(
     'PGS_RETRY',

@@ -404,13 +404,18 @@ export interface components {
         Job: {
             /** Format: uuid */
             id: string;
-            /** @description What the job does, e.g. backup. */
+            /** @description What the job does: backup, restore or verify. */
             kind: string;
             status: components["schemas"]["JobStatus"];
             /** Format: uuid */
             targetId: string | null;
             /** Format: uuid */
             backupId: string | null;
+            /**
+             * Format: uuid
+             * @description The restore a restore job performs.
+             */
+            restoreId: string | null;
             /**
              * @description Free-form and advisory, its keys depend on the kind. A backup reports `phase` (string),
              *     `bytesWritten` (integer), `totalBytes` (integer, or null while unknown) and `currentTable`

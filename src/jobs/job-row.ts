@@ -7,6 +7,7 @@ export interface JobRow {
   kind: string;
   target_id: string | null;
   backup_id: string | null;
+  restore_id: string | null;
   status: JobStatus;
   payload: Record<string, unknown>;
   progress: Record<string, unknown>;
@@ -22,7 +23,7 @@ export interface JobRow {
   finished_at: Date | null;
 }
 
-export const JOB_COLUMNS = `id, tenant_id, kind, target_id, backup_id, status, payload, progress, result, error, attempts,
+export const JOB_COLUMNS = `id, tenant_id, kind, target_id, backup_id, restore_id, status, payload, progress, result, error, attempts,
   max_attempts, run_at, attempt_id, cancel_requested_at, created_at, started_at, finished_at`;
 
 /** The same columns qualified by a table alias, for statements that join. */
@@ -39,6 +40,7 @@ export const toJob = (r: JobRow): Job => ({
   kind: r.kind,
   targetId: r.target_id,
   backupId: r.backup_id,
+  restoreId: r.restore_id,
   status: r.status,
   payload: r.payload,
   progress: r.progress,

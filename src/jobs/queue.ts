@@ -13,6 +13,7 @@ export interface EnqueueInput {
   kind: string;
   targetId?: string | null;
   backupId?: string | null;
+  restoreId?: string | null;
   payload?: Record<string, unknown>;
   maxAttempts?: number;
   runAt?: Date;
@@ -39,6 +40,7 @@ export async function enqueueJob(tx: Tx, input: EnqueueInput): Promise<Job> {
       kind: input.kind,
       targetId: input.targetId ?? null,
       backupId: input.backupId ?? null,
+      restoreId: input.restoreId ?? null,
       payloadJson: JSON.stringify(payload),
       maxAttempts,
       runAt: input.runAt ?? null,

@@ -15,6 +15,8 @@ export interface Job {
   targetId: string | null;
   /** The backup a backup job produces (jobs.backup_id, added with the backups table). */
   backupId: string | null;
+  /** The restore a restore job performs (jobs.restore_id). */
+  restoreId: string | null;
   status: JobStatus;
   payload: Record<string, unknown>;
   progress: Record<string, unknown>;
