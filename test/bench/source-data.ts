@@ -15,8 +15,11 @@ export interface SourceDatabase {
   drop(): Promise<void>;
 }
 
-/** Rows per INSERT ... SELECT: about 80 MB of events, so the size check overshoots by little. */
-const CHUNK_ROWS = 250_000;
+/** An events row takes about this much on disk (heap tuple with its 200 random bytes). */
+const EVENT_ROW_BYTES = 330;
+/** Each INSERT ... SELECT adds about 1/16 of the target, so the size check overshoots by little. */
+const chunkRows = (targetBytes: number) =>
+  Math.min(250_000, Math.max(5_000, Math.round(targetBytes / EVENT_ROW_BYTES / 16)));
 /** Two loaders: the machine has two cores, and each INSERT ... SELECT runs on one. */
 const LOADERS = 2;
 /** Customers take about this share of the target size, events the rest. */
@@ -94,12 +97,13 @@ export async function createSourceDatabase(
     const customers = Math.max(1000, Math.round((target * CUSTOMER_SHARE) / CUSTOMER_ROW_BYTES));
     await pool.query(insertCustomers(customers));
 
+    const rowsPerChunk = chunkRows(target);
     let nextChunk = 0;
     let reached = false;
     const loader = async () => {
       while (!reached) {
         const chunk = nextChunk++;
-        await pool.query(insertEvents(chunk * CHUNK_ROWS + 1, (chunk + 1) * CHUNK_ROWS, customers));
+        await pool.query(insertEvents(chunk * rowsPerChunk + 1, (chunk + 1) * rowsPerChunk, customers));
         const size = Number((await pool.query<{ n: string }>(databaseSize)).rows[0]?.n ?? 0);
         log(`  ${name}: ${(size / 1048576).toFixed(0)} of ${sizeMb} MiB`);
         if (size >= target) reached = true;

@@ -1,0 +1,212 @@
+// `npm run bench`: pgsteward's backup through the API against bare pg_dump, and pgsteward's memory.
+// Never part of `npm test` (tap only runs *.test.ts). Knobs: BENCH_SIZE_MB (comma-separated sizes,
+// default "100,1024"), BENCH_RUNS (runs of each variant per size, default 3), BENCH_SERVER (built|tsx),
+// BENCH_DOC (where the results go, default docs/BENCHMARKS.md; "none" to only print), BENCH_KEEP=1.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { mintToken } from '../../src/auth/mint.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { quoteIdent } from '../../src/sql/identifiers.js';
+import { startTestCluster, type TestCluster } from '../helpers/pg-cluster.js';
+import type { BareConnection } from './bare-dump.js';
+import { describeMachine } from './machine.js';
+import { type Measurement, measureApiBackup, measureBareDump, timeSha256ReRead, type Variant } from './measure.js';
+import {
+  buildServer,
+  PgstewardApi,
+  type PgstewardProcess,
+  type ServerMode,
+  startPgsteward,
+} from './pgsteward-process.js';
+import { statusKb } from './process-sampler.js';
+import { type BenchResult, renderResults, type SizeResult, writeDoc } from './report.js';
+import { createSourceDatabase, timeRowCounts } from './source-data.js';
+
+const env = process.env;
+const sizes = (env.BENCH_SIZE_MB ?? '100,1024').split(',').map((v) => Number(v.trim()));
+const runs = Number(env.BENCH_RUNS ?? 3);
+const serverMode = (env.BENCH_SERVER ?? 'built') as ServerMode;
+const docPath = env.BENCH_DOC === 'none' ? null : (env.BENCH_DOC ?? join(PROJECT_ROOT, 'docs', 'BENCHMARKS.md'));
+if (sizes.some((v) => !Number.isInteger(v) || v < 1) || !Number.isInteger(runs) || runs < 1) {
+  throw new Error('BENCH_SIZE_MB must list whole MiB sizes (e.g. 100,1024) and BENCH_RUNS must be a whole number');
+}
+if (serverMode !== 'built' && serverMode !== 'tsx') throw new Error('BENCH_SERVER must be built or tsx');
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const JWT_SECRET = randomBytes(32).toString('base64url');
+const TENANT = 'bench';
+const VARIANTS: Variant[] = ['pgsteward', 'bare', 'tee'];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+/** Room for the database, its WAL, a kept bare dump and an artifact in flight, with a margin. */
+function checkDiskSpace(dir: string): void {
+  const fs = statfsSync(dir);
+  const freeMiB = (fs.bavail * fs.bsize) / 1048576;
+  const neededMiB = Math.max(...sizes) * 4 + 2048;
+  if (freeMiB < neededMiB) throw new Error(`${dir} has ${freeMiB.toFixed(0)} MiB free; the bench needs ${neededMiB}`);
+  log(`disk: ${freeMiB.toFixed(0)} MiB free in ${dir}, ${neededMiB} MiB needed at most`);
+}
+
+const passfileField = (value: string | number) => String(value).replace(/[\\:]/g, (c) => `\\${c}`);
+
+async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Promise<SizeResult> {
+  log(`\n== ${sizeMb} MiB: generating the source database`);
+  const source = await createSourceDatabase(cluster, sizeMb, log);
+  log(`generated ${(source.sizeBytes / 1048576).toFixed(0)} MiB in ${(source.generationMs / 1000).toFixed(1)} s`);
+  const dir = join(work, `${sizeMb}mb`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const meta = `meta_${sizeMb}mb`;
+  const admin = new pg.Client(cluster.clientConfig());
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${quoteIdent(meta)}`);
+  await admin.end();
+
+  const secret = { username: source.role, password: source.password, host: '127.0.0.1', port: cluster.port };
+  writeFileSync(join(dir, 'secrets.json'), JSON.stringify({ [TENANT]: { ...secret, dbname: source.name } }), {
+    mode: 0o600,
+  });
+  const passfile = join(dir, 'pgpass');
+  const passLine = ['127.0.0.1', cluster.port, source.name, source.role, source.password].map(passfileField);
+  writeFileSync(passfile, `${passLine.join(':')}\n`, { mode: 0o600 });
+  const bare: BareConnection = {
+    bindir: cluster.bindir,
+    conninfo: `host=127.0.0.1 port=${cluster.port} dbname=${source.name} user=${source.role} sslmode=require`,
+    passfile,
+  };
+
+  let server: PgstewardProcess | undefined;
+  try {
+    const port = await freePort();
+    const superuserUrl = `postgresql://${cluster.superuser}:${encodeURIComponent(cluster.password)}@127.0.0.1:${cluster.port}`;
+    server = await startPgsteward(serverMode, {
+      DATABASE_URL: `${superuserUrl}/${meta}?sslmode=require`,
+      PGSTEWARD_JWT_SECRET: JWT_SECRET,
+      PGSTEWARD_DATA_DIR: join(dir, 'data'),
+      PGSTEWARD_SECRETS_FILE: join(dir, 'secrets.json'),
+      PGSTEWARD_TARGET_ALLOWLIST: '127.0.0.0/8',
+      PGSTEWARD_STORAGE_URL: pathToFileURL(join(dir, 'artifacts')).href,
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    });
+    const startupPeakKb = statusKb(server.pid, 'VmHWM') ?? 0;
+    const api = new PgstewardApi(server.baseUrl);
+    const admin = mintToken({ secret: JWT_SECRET, sub: 'bench-operator', scopes: ['tenants:admin'], ttlSeconds: 7200 });
+    const token = mintToken({
+      secret: JWT_SECRET,
+      sub: 'bench',
+      tenant: TENANT,
+      scopes: ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read'],
+      ttlSeconds: 7200,
+    });
+    await api.expect(201, 'POST', '/v1/tenants', admin, { id: TENANT, name: 'Benchmark' });
+    const target = await api.expect<{ id: string }>(201, 'POST', '/v1/targets', token, {
+      name: 'source',
+      secretRef: `file:${TENANT}`,
+      sslMode: 'require',
+    });
+    const check = await api.expect<{ ok: boolean }>(200, 'POST', `/v1/targets/${target.id}/check`, token);
+    if (!check.ok) throw new Error(`the target check failed: ${JSON.stringify(check)}`);
+    const idleKb = statusKb(server.pid, 'VmRSS') ?? 0;
+    const rowCountMs = await timeRowCounts(cluster, source.name);
+
+    const measurements: Measurement[] = [];
+    const fileOf = (variant: Variant) => join(dir, `${variant}.dump`);
+    for (let run = 0; run < runs; run++) {
+      // Rotated, so each variant runs first, second and third equally often: no order bias.
+      const order = [...VARIANTS.slice(run % 3), ...VARIANTS.slice(0, run % 3)];
+      for (const variant of order) {
+        const keepFile = variant === 'bare' && run === runs - 1;
+        const m =
+          variant === 'pgsteward'
+            ? await measureApiBackup(api, token, target.id, server.pid, run)
+            : await measureBareDump(variant, bare, fileOf(variant), run, { keepFile });
+        measurements.push(m);
+        log(
+          `run ${run + 1}/${runs} ${variant.padEnd(9)} ${(m.ms / 1000).toFixed(2)} s, ` +
+            `${(m.artifactBytes / 1048576).toFixed(0)} MiB` +
+            (m.pgsteward ? `, pgsteward peak RSS ${(m.pgsteward.peakKb / 1024).toFixed(1)} MiB` : ''),
+        );
+      }
+    }
+    const bareFile = fileOf('bare');
+    const reReadBytes = statSync(bareFile).size;
+    const sha256ReReadMs = await timeSha256ReRead(bareFile);
+    rmSync(bareFile, { force: true });
+    return {
+      sizeMb,
+      sourceBytes: source.sizeBytes,
+      rows: source.rows,
+      generationMs: source.generationMs,
+      rowCountMs,
+      sha256ReReadMs,
+      reReadBytes,
+      server: { startupPeakKb, idleKb },
+      measurements,
+    };
+  } catch (err) {
+    if (server) log(`pgsteward output:\n${server.output()}`);
+    throw err;
+  } finally {
+    await server?.stop();
+    await source.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const work = mkdtempSync(join(tmpdir(), 'pgsteward-bench-'));
+  checkDiskSpace(work);
+  if (serverMode === 'built') {
+    log('building (npm run build)...');
+    await buildServer();
+  }
+  log('starting a PostgreSQL cluster for the bench...');
+  const cluster = await startTestCluster({ settings: { max_wal_size: '4GB' } });
+  const stopAll = async () => {
+    await cluster.stop({ keepData: env.BENCH_KEEP === '1' });
+    if (env.BENCH_KEEP !== '1') rmSync(work, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    void stopAll().finally(() => process.exit(130));
+  });
+  try {
+    const machine = await describeMachine(cluster.bindir);
+    const results: SizeResult[] = [];
+    for (const size of sizes) results.push(await benchSize(cluster, work, size));
+    const result: BenchResult = {
+      machine,
+      command: 'npm run bench',
+      knobs: `BENCH_SIZE_MB=${sizes.join(',')} BENCH_RUNS=${runs}`,
+      runs,
+      serverMode: serverMode === 'built' ? 'node dist/src/server.js (built)' : 'node --import tsx src/server.ts',
+      finishedAt: new Date().toISOString(),
+      totalMs: Date.now() - started,
+      sizes: results,
+    };
+    const rendered = renderResults(result);
+    process.stdout.write(`\n${rendered}\n`);
+    if (docPath) {
+      writeDoc(docPath, rendered);
+      log(`\nwrote ${docPath}`);
+    }
+  } finally {
+    await stopAll();
+  }
+}
+
+await main();
