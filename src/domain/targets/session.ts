@@ -60,6 +60,14 @@ export function withTargetAccess<T>(
   );
 }
 
+/**
+ * The same target, credentials and checked address, but another database on that server: a restore
+ * works on a database it creates, and manages databases from a session on another one.
+ */
+export function onDatabase(access: TargetAccess, database: string): TargetAccess {
+  return { ...access, endpoint: { ...access.endpoint, database } };
+}
+
 /** A node-postgres session on the target, closed afterwards. */
 export async function withTargetClient<T>(access: TargetAccess, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await connectToTarget(targetClientConfig(access.endpoint, access.checked, access.secret));

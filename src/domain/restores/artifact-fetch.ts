@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { JobFailure } from '../../jobs/types.js';
+import type { BackupRow } from '../backups/queries.js';
+import type { ArtifactStorage } from '../backups/storage/artifact-storage.js';
+import { type PlainDumpGuard, type PlainDumpOutline, PlainDumpRefused } from './plain-guard.js';
+
+/** The artifact on local disk, proven to be the bytes the backup recorded. */
+export interface FetchedArtifact {
+  /** A file (custom, tar, plain) or a directory (directory format). */
+  path: string;
+  /** For a plain dump: what the guard learnt while the bytes streamed past. */
+  plain: PlainDumpOutline | null;
+}
+
+/** Hashes, counts and (for plain dumps) scans the bytes as they pass. */
+class Inspect extends Transform {
+  readonly hash = createHash('sha256');
+  size = 0;
+  /** The guard's refusal, kept until the bytes are known to be the recorded ones. */
+  refused: unknown;
+  constructor(private readonly guard: PlainDumpGuard | null) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (this.refused === undefined) {
+      try {
+        this.guard?.feed(chunk);
+      } catch (err) {
+        this.refused = err;
+      }
+    }
+    done(null, chunk);
+  }
+}
+
+const corrupt = (what: string) =>
+  new JobFailure(
+    'PGS_ARTIFACT_CORRUPT',
+    `The backup's artifact does not match its record (${what}); nothing was restored.`,
+  );
+
+function asFetchFailure(err: unknown): unknown {
+  if (err instanceof PlainDumpRefused) {
+    return new JobFailure(
+      'PGS_DUMP_REFUSED',
+      `The plain dump was refused at line ${err.refusal.line}: ${err.refusal.kind}. Nothing was run.`,
+    );
+  }
+  if ((err as { code?: string }).code === 'PGS_ARTIFACT_NOT_FOUND') {
+    return new JobFailure('PGS_ARTIFACT_MISSING', "The backup's artifact is missing from storage.");
+  }
+  return err;
+}
+
+async function download(
+  storage: ArtifactStorage,
+  key: string,
+  path: string,
+  signal: AbortSignal,
+  guard: PlainDumpGuard | null = null,
+): Promise<{ sha256: string; size: number; refused: unknown }> {
+  const inspect = new Inspect(guard);
+  try {
+    await pipeline(await storage.read(key), inspect, createWriteStream(path, { mode: 0o600 }), { signal });
+  } catch (err) {
+    throw asFetchFailure(err);
+  }
+  return { sha256: inspect.hash.digest('hex'), size: inspect.size, refused: inspect.refused };
+}
+
+/**
+ * Copy the backup's artifact into `dir` (private to the job) while computing its sha256 and size, and
+ * compare both with the record: a mismatch is PGS_ARTIFACT_CORRUPT, before anything else happens. A
+ * plain dump passes the hostile-input guard in the same pass (PGS_DUMP_REFUSED). A directory-format
+ * artifact is checked file by file against its manifest, whose own sha256 is the recorded one.
+ */
+export async function fetchVerifiedArtifact(o: {
+  storage: ArtifactStorage;
+  backup: BackupRow;
+  dir: string;
+  signal: AbortSignal;
+  guard: PlainDumpGuard | null;
+}): Promise<FetchedArtifact> {
+  const { storage, backup, dir, signal } = o;
+  const key = backup.artifact_key;
+  if (key === null || backup.sha256 === null || backup.size_bytes === null) {
+    throw new JobFailure('PGS_ARTIFACT_MISSING', 'The backup records no artifact.');
+  }
+  const expectedSize = Number(backup.size_bytes);
+  if (backup.format === 'directory') {
+    const path = join(dir, 'dump.dir');
+    await mkdir(path, { mode: 0o700 });
+    const manifest = await readSmall(storage, `${key}MANIFEST.sha256`);
+    if (createHash('sha256').update(manifest).digest('hex') !== backup.sha256) throw corrupt('manifest sha256');
+    let total = 0;
+    for (const line of manifest.toString('utf8').split('\n').filter(Boolean)) {
+      const m = /^([0-9a-f]{64}) {2}(\d+) {2}([A-Za-z0-9._-]+)$/.exec(line);
+      if (!m || m[3] === '.' || m[3] === '..') throw corrupt('manifest line');
+      const [, sha256, size, file] = m as unknown as [string, string, string, string];
+      const got = await download(storage, `${key}${file}`, join(path, file), signal);
+      if (got.sha256 !== sha256 || got.size !== Number(size)) throw corrupt(`file ${file}`);
+      total += got.size;
+    }
+    if (total !== expectedSize) throw corrupt('size');
+    return { path, plain: null };
+  }
+  const path = join(dir, `dump.${backup.format === 'plain' ? 'sql' : backup.format}`);
+  const got = await download(storage, key, path, signal, o.guard);
+  // The record is checked first: a refusal of a dump that is not the recorded one would mislead.
+  if (got.size !== expectedSize) throw corrupt('size');
+  if (got.sha256 !== backup.sha256) throw corrupt('sha256');
+  if (got.refused !== undefined) throw asFetchFailure(got.refused);
+  try {
+    return { path, plain: o.guard ? o.guard.end() : null };
+  } catch (err) {
+    throw asFetchFailure(err);
+  }
+}
+
+/** A small object (a manifest, a globals file) read whole into memory. */
+export async function readSmall(storage: ArtifactStorage, key: string, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of await storage.read(key)) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw corrupt(`${key.split('/').pop()} is too large`);
+      parts.push(chunk as Buffer);
+    }
+  } catch (err) {
+    throw asFetchFailure(err);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The globals file (pg_dumpall --globals-only), checked against its recorded sha256. */
+export async function fetchVerifiedGlobals(storage: ArtifactStorage, backup: BackupRow): Promise<string | null> {
+  if (backup.globals === null) return null;
+  const bytes = await readSmall(storage, backup.globals.key);
+  if (createHash('sha256').update(bytes).digest('hex') !== backup.globals.sha256) throw corrupt('globals sha256');
+  return bytes.toString('utf8');
+}

@@ -1,0 +1,446 @@
+/**
+ * A plain-format dump is a psql script, and a tenant's dump may have been tampered with. psql runs
+ * meta-commands (`\!` runs a shell on OUR host, `\o`/`\w` write our files, `\i` reads them, `\copy`
+ * does both, `\set` feeds variables back into the scanner) wherever its scanner is outside a quoted
+ * string or comment, not only at the start of a line. So this guard scans the script the way psql's
+ * scanner (psqlscan.l) does: quotes, E'' strings, dollar quotes, nested comments, parentheses,
+ * `BEGIN ATOMIC` bodies, and the data of `COPY ... FROM stdin` up to its `\.` line. It refuses:
+ *
+ * - any backslash outside quotes, comments and COPY data, except a whole line `\restrict <key>` or
+ *   `\unrestrict <key>` (pg_dump 15.18+ writes these; psql then refuses every other meta-command);
+ * - a psql variable reference (`:name`, `:'name'`, `:"name"`): its value is scanned as more input;
+ * - a COPY other than `COPY <table> [(columns)] FROM stdin ...`: no PROGRAM, no server files, and no
+ *   COPY whose data psql would not read as data (so the two scanners cannot disagree about it);
+ * - a standard string ('...') with an odd run of backslashes before a quote: whether that quote ends
+ *   the string depends on standard_conforming_strings, which the script itself may change;
+ * - SET client_encoding to an encoding whose multibyte characters may contain a backslash byte.
+ *
+ * The scan works on bytes (latin1), so multibyte UTF-8 characters are just high bytes, as for psql.
+ */
+
+export interface PlainDumpRefusal {
+  line: number;
+  kind: string;
+}
+
+export interface CopyBlock {
+  table: string;
+  start: number;
+  end: number;
+}
+
+/** What a successful scan learnt about the script, for progress and role checks. */
+export interface PlainDumpOutline {
+  /** Byte offset just past each top-level statement (a COPY block counts as one, ending at `\.`). */
+  statementEnds: number[];
+  copies: CopyBlock[];
+  /** Role names in OWNER TO, GRANT ... TO, REVOKE ... FROM and FOR ROLE. */
+  roles: Set<string>;
+}
+
+export class PlainDumpRefused extends Error {
+  constructor(readonly refusal: PlainDumpRefusal) {
+    super(`line ${refusal.line}: ${refusal.kind}`);
+    this.name = 'PlainDumpRefused';
+  }
+}
+
+type Mode = 'normal' | 'squote' | 'equote' | 'dquote' | 'dollar' | 'block' | 'copy';
+type Token =
+  | { kind: 'word'; text: string }
+  | { kind: 'ident'; text: string }
+  | { kind: 'string'; text: string }
+  | { kind: 'sym'; text: string };
+
+const IDENT_START = /[A-Za-z_\x80-\xff]/;
+const IDENT_CHAR = /[A-Za-z0-9_$\x80-\xff]/;
+const DOLLAR_TAG = /^\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$/;
+const RESTRICT_LINE = /^\\(?:restrict|unrestrict) [A-Za-z0-9]+\r?\n?$/;
+/** Client-only encodings whose second bytes include 0x5C (backslash): psql would scan them differently. */
+const UNSAFE_ENCODINGS = new Set([
+  'SJIS',
+  'SHIFTJIS',
+  'SHIFTJIS2004',
+  'BIG5',
+  'GBK',
+  'UHC',
+  'GB18030',
+  'JOHAB',
+  'WIN932',
+  'WIN936',
+  'WIN949',
+  'WIN950',
+  'MSKANJI',
+  'SHIFTJIS',
+]);
+/** A normal-mode line longer than this is refused rather than buffered (COPY data is never buffered). */
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+const MAX_TOKENS = 64;
+
+const ROLE_NAME = String.raw`("(?:[^"]|"")+"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*)`;
+const OWNER_TO = new RegExp(String.raw`\bOWNER TO ${ROLE_NAME}`, 'g');
+const FOR_ROLE = new RegExp(String.raw`\bFOR ROLE ${ROLE_NAME}`, 'g');
+const GRANT_TO =
+  /^(?:GRANT|REVOKE)\b.*?\s(?:TO|FROM)\s+(.+?)(?:\s+WITH\s+(?:GRANT|ADMIN)\s+OPTION|\s+GRANTED\s+BY\s+.*|\s+CASCADE)?;\s*$/;
+
+export function unquoteRoleName(name: string): string {
+  return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
+}
+
+/** Role names a line of plain SQL (or of pg_restore's SQL output) refers to; PUBLIC is no role. */
+export function rolesInSqlLine(line: string, into: Set<string>): void {
+  for (const re of [OWNER_TO, FOR_ROLE]) {
+    for (const m of line.matchAll(re)) if (m[1]) into.add(unquoteRoleName(m[1]));
+  }
+  const grant = GRANT_TO.exec(line.trimEnd());
+  if (grant?.[1]) {
+    for (const part of grant[1].split(/\s*,\s*/)) {
+      const m = new RegExp(`^${ROLE_NAME}$`).exec(part.trim());
+      if (m?.[1] && !/^(public|current_user|session_user|current_role)$/i.test(m[1])) into.add(unquoteRoleName(m[1]));
+    }
+  }
+}
+
+export class PlainDumpGuard {
+  #mode: Mode = 'normal';
+  #dollarTag = '';
+  #blockDepth = 0;
+  #parenDepth = 0;
+  #beginDepth = 0;
+  #identifiers = ['', '', '', ''];
+  #identifierCount = 0;
+  #tokens: Token[] = [];
+  #line = 1;
+  #offset = 0; // bytes consumed before #partial
+  #partial = '';
+  #copyHead = '';
+  #copyLineLength = 0;
+  #copy: CopyBlock | null = null;
+  #stringText = '';
+  readonly outline: PlainDumpOutline = { statementEnds: [], copies: [], roles: new Set() };
+
+  /** `trackBeginBlocks`: psql 14+ keeps `BEGIN ATOMIC ... END` bodies in one statement. */
+  constructor(private readonly opts: { trackBeginBlocks: boolean } = { trackBeginBlocks: true }) {}
+
+  /** Feed the next bytes; throws PlainDumpRefused at the first refused construct. */
+  feed(chunk: Buffer): void {
+    const text = chunk.toString('latin1');
+    let pos = 0;
+    while (pos < text.length) {
+      if (this.#mode === 'copy') {
+        pos = this.#scanCopy(text, pos);
+        continue;
+      }
+      const nl = text.indexOf('\n', pos);
+      if (nl === -1) {
+        this.#partial += text.slice(pos);
+        if (this.#partial.length > MAX_LINE_BYTES) this.#refuse('a line longer than 64 MiB');
+        return;
+      }
+      const line = this.#partial + text.slice(pos, nl + 1);
+      this.#partial = '';
+      pos = nl + 1;
+      this.#scanLine(line);
+      this.#offset += line.length;
+      this.#line++;
+    }
+  }
+
+  /** The end of the script: a last line without newline, and nothing left open that psql would run. */
+  end(): PlainDumpOutline {
+    if (this.#partial !== '') {
+      const line = this.#partial;
+      this.#partial = '';
+      this.#scanLine(line);
+      this.#offset += line.length;
+    }
+    if (this.#mode === 'copy') this.#endCopy();
+    return this.outline;
+  }
+
+  #refuse(kind: string): never {
+    throw new PlainDumpRefused({ line: this.#line, kind });
+  }
+
+  /** COPY data: only the start of each line matters (is the line `\\.`?); long lines are not buffered. */
+  #scanCopy(text: string, start: number): number {
+    let pos = start;
+    while (pos < text.length) {
+      const nl = text.indexOf('\n', pos);
+      const end = nl === -1 ? text.length : nl + 1;
+      if (this.#copyHead.length < 4) this.#copyHead += text.slice(pos, Math.min(end, pos + 4 - this.#copyHead.length));
+      this.#copyLineLength += end - pos;
+      this.#offset += end - pos;
+      pos = end;
+      if (nl === -1) return pos;
+      const head = this.#copyHead;
+      const length = this.#copyLineLength;
+      this.#copyHead = '';
+      this.#copyLineLength = 0;
+      this.#line++;
+      if ((length === 3 && head === '\\.\n') || (length === 4 && head === '\\.\r\n')) {
+        this.#endCopy();
+        return pos;
+      }
+    }
+    return pos;
+  }
+
+  #endCopy(): void {
+    this.#mode = 'normal';
+    if (this.#copy) {
+      this.#copy.end = this.#offset;
+      this.outline.copies.push(this.#copy);
+      this.#copy = null;
+    }
+    this.outline.statementEnds.push(this.#offset);
+  }
+
+  #scanLine(line: string): void {
+    let i = 0;
+    while (i < line.length) {
+      switch (this.#mode) {
+        case 'normal':
+          i = this.#scanNormal(line, i);
+          break;
+        case 'squote':
+        case 'equote':
+          i = this.#scanString(line, i);
+          break;
+        case 'dquote': {
+          const q = line.indexOf('"', i);
+          if (q === -1) {
+            this.#stringText += line.slice(i);
+            return;
+          }
+          if (line[q + 1] === '"') {
+            this.#stringText += line.slice(i, q + 1);
+            i = q + 2;
+            break;
+          }
+          this.#stringText += line.slice(i, q);
+          this.#push({ kind: 'ident', text: this.#stringText });
+          this.#mode = 'normal';
+          i = q + 1;
+          break;
+        }
+        case 'dollar': {
+          const end = line.indexOf(this.#dollarTag, i);
+          if (end === -1) return;
+          this.#mode = 'normal';
+          i = end + this.#dollarTag.length;
+          break;
+        }
+        case 'block': {
+          const open = line.indexOf('/*', i);
+          const close = line.indexOf('*/', i);
+          if (close === -1 && open === -1) return;
+          if (open !== -1 && (close === -1 || open < close)) {
+            this.#blockDepth++;
+            i = open + 2;
+          } else {
+            this.#blockDepth--;
+            i = close + 2;
+            if (this.#blockDepth === 0) this.#mode = 'normal';
+          }
+          break;
+        }
+        case 'copy':
+          // Only reachable when COPY ... FROM stdin; ended a line: handled by feed().
+          return;
+      }
+    }
+  }
+
+  #scanString(line: string, start: number): number {
+    let i = start;
+    while (i < line.length) {
+      const c = line[i];
+      if (c === '\\' && this.#mode === 'equote') {
+        this.#stringText += line.slice(i, i + 2);
+        i += 2;
+        continue;
+      }
+      if (c === "'") {
+        if (this.#mode === 'squote') {
+          let run = 0;
+          while (line[i - 1 - run] === '\\' && i - 1 - run >= start) run++;
+          if (run % 2 === 1) this.#refuse('a backslash before a quote in a standard string (ambiguous)');
+        }
+        if (line[i + 1] === "'") {
+          this.#stringText += "'";
+          i += 2;
+          continue;
+        }
+        this.#push({ kind: 'string', text: this.#stringText.slice(0, 256) });
+        this.#mode = 'normal';
+        return i + 1;
+      }
+      if (this.#stringText.length < 256) this.#stringText += c;
+      i++;
+    }
+    return i;
+  }
+
+  #scanNormal(line: string, start: number): number {
+    let i = start;
+    if (i === 0) this.#rolesIn(line);
+    while (i < line.length) {
+      const c = line[i] as string;
+      const next = line[i + 1];
+      if (c === '-' && next === '-') return line.length;
+      if (c === '/' && next === '*') {
+        this.#mode = 'block';
+        this.#blockDepth = 1;
+        return i + 2;
+      }
+      if (c === "'") {
+        const prev = line[i - 1];
+        const prev2 = line[i - 2];
+        const isE = (prev === 'E' || prev === 'e') && (prev2 === undefined || !IDENT_CHAR.test(prev2));
+        this.#mode = isE ? 'equote' : 'squote';
+        this.#stringText = '';
+        return i + 1;
+      }
+      if (c === '"') {
+        this.#mode = 'dquote';
+        this.#stringText = '';
+        return i + 1;
+      }
+      if (c === '\\') {
+        if (i === 0 && RESTRICT_LINE.test(line) && this.#tokens.length === 0) return line.length;
+        const name = /^\\([A-Za-z!?]+|.)/.exec(line.slice(i))?.[1] ?? '';
+        this.#refuse(`psql meta-command \\${name.slice(0, 20)}`);
+      }
+      if (c === ':') {
+        if (next === ':') {
+          i += 2;
+          continue;
+        }
+        if (next !== undefined && (next === "'" || next === '"' || IDENT_START.test(next))) {
+          this.#refuse('a psql variable reference');
+        }
+      }
+      if (c === '$') {
+        const prev = line[i - 1];
+        if (prev === undefined || !IDENT_CHAR.test(prev)) {
+          const m = DOLLAR_TAG.exec(line.slice(i, i + 256));
+          if (m) {
+            this.#mode = 'dollar';
+            this.#dollarTag = m[0];
+            this.#push({ kind: 'string', text: '' });
+            return i + m[0].length;
+          }
+        }
+      }
+      if (IDENT_START.test(c)) {
+        let j = i + 1;
+        while (j < line.length && IDENT_CHAR.test(line[j] as string)) j++;
+        this.#word(line.slice(i, j));
+        i = j;
+        continue;
+      }
+      if (c === '(') this.#parenDepth++;
+      if (c === ')' && this.#parenDepth > 0) this.#parenDepth--;
+      if (c === ';' && this.#parenDepth === 0 && this.#beginDepth === 0) {
+        this.#endStatement(this.#offset + i + 1, line, i + 1);
+        if (this.#mode === 'copy') return line.length;
+        i++;
+        continue;
+      }
+      if (!/\s/.test(c)) this.#push({ kind: 'sym', text: c });
+      i++;
+    }
+    return i;
+  }
+
+  #rolesIn(line: string): void {
+    if (/OWNER TO|GRANT|REVOKE|FOR ROLE/.test(line)) rolesInSqlLine(line, this.outline.roles);
+  }
+
+  /** psql's heuristic for CREATE [OR REPLACE] FUNCTION|PROCEDURE ... BEGIN ATOMIC ... END. */
+  #word(word: string): void {
+    const lower = word.toLowerCase();
+    if (this.#identifierCount === 0) this.#identifiers = ['', '', '', ''];
+    if (['create', 'function', 'procedure', 'or', 'replace'].includes(lower) && this.#identifierCount < 4) {
+      this.#identifiers[this.#identifierCount] = lower[0] as string;
+    }
+    this.#identifierCount++;
+    const [a, b, c, d] = this.#identifiers;
+    const inRoutine = a === 'c' && (b === 'f' || b === 'p' || (b === 'o' && c === 'r' && (d === 'f' || d === 'p')));
+    if (this.opts.trackBeginBlocks && inRoutine && this.#parenDepth === 0) {
+      if (lower === 'begin') this.#beginDepth++;
+      else if (lower === 'case' && this.#beginDepth >= 1) this.#beginDepth++;
+      else if (lower === 'end' && this.#beginDepth > 0) this.#beginDepth--;
+    }
+    this.#push({ kind: 'word', text: word.toUpperCase() });
+  }
+
+  #push(token: Token): void {
+    if (this.#tokens.length < MAX_TOKENS) this.#tokens.push(token);
+  }
+
+  #endStatement(endOffset: number, line: string, rest: number): void {
+    const tokens = this.#tokens;
+    this.#tokens = [];
+    this.#identifierCount = 0;
+    this.#beginDepth = 0;
+    const first = tokens[0];
+    if (first?.kind === 'word' && first.text === 'COPY') {
+      const table = copyFromStdinTable(tokens);
+      if (table === null) this.#refuse('a COPY other than COPY <table> FROM stdin');
+      if (line.slice(rest).trim() !== '') this.#refuse('text after COPY ... FROM stdin; on the same line');
+      this.#mode = 'copy';
+      this.#copy = { table, start: endOffset, end: endOffset };
+      return;
+    }
+    if (tokens.some((t) => t.kind === 'word' && (t.text === 'CLIENT_ENCODING' || t.text === 'NAMES'))) {
+      const value = tokens.find(
+        (t) =>
+          t.kind === 'string' ||
+          (t.kind === 'word' &&
+            t.text !== 'SET' &&
+            t.text !== 'CLIENT_ENCODING' &&
+            t.text !== 'NAMES' &&
+            t.text !== 'TO' &&
+            t.text !== 'SESSION' &&
+            t.text !== 'LOCAL'),
+      );
+      const name = (value?.text ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
+      if (UNSAFE_ENCODINGS.has(name)) this.#refuse(`client encoding ${name}`);
+    }
+    this.outline.statementEnds.push(endOffset);
+  }
+}
+
+/** `COPY name[.name...] [(cols)] FROM STDIN ...` -> the table as written; anything else -> null. */
+function copyFromStdinTable(tokens: Token[]): string | null {
+  let i = 1;
+  const name: string[] = [];
+  for (;;) {
+    const t = tokens[i];
+    if (t?.kind === 'word') name.push(t.text.toLowerCase());
+    else if (t?.kind === 'ident') name.push(t.text);
+    else return null;
+    i++;
+    if (tokens[i]?.kind === 'sym' && tokens[i]?.text === '.') {
+      i++;
+      continue;
+    }
+    break;
+  }
+  if (tokens[i]?.kind === 'sym' && tokens[i]?.text === '(') {
+    // Column names only: words, quoted identifiers and commas, up to the closing parenthesis.
+    i++;
+    while (tokens[i] && !(tokens[i]?.kind === 'sym' && tokens[i]?.text === ')')) {
+      const t = tokens[i];
+      if (!(t?.kind === 'word' || t?.kind === 'ident' || (t?.kind === 'sym' && t.text === ','))) return null;
+      i++;
+    }
+    i++;
+  }
+  const from = tokens[i];
+  const stdin = tokens[i + 1];
+  if (from?.kind !== 'word' || from.text !== 'FROM' || stdin?.kind !== 'word' || stdin.text !== 'STDIN') return null;
+  return name.join('.');
+}

@@ -1,0 +1,243 @@
+import type pg from 'pg';
+import { isPgStewardError } from '../../errors.js';
+import { JobFailure } from '../../jobs/types.js';
+import { withPrivateToolDir } from '../../pgtools/passfile.js';
+import { PgToolError } from '../../pgtools/run-tool.js';
+import { selectClientTool } from '../../pgtools/select-tool.js';
+import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
+import { parseQualifiedName } from '../backups/options.js';
+import type { BackupRow } from '../backups/queries.js';
+import type { Services } from '../services.js';
+import { onDatabase, type TargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
+import { fetchVerifiedArtifact, fetchVerifiedGlobals } from './artifact-fetch.js';
+import { restoreDatabaseNameProblem } from './options.js';
+import { PlainDumpGuard } from './plain-guard.js';
+import { listArchive, listWriter, runPgRestore, runPsql } from './restore-tools.js';
+import { createMissingRoles, dropCreatedRoles, missingRoles, parseGlobalRoles, rolesInArchive } from './roles.js';
+import { parseToc, selectEntries } from './toc.js';
+
+export interface RestoreSelection {
+  /** Tables as `schema.table` or `table` (public), quoted parts allowed; exact names. */
+  tables: string[];
+  schemas: string[];
+  parallel: number;
+  noOwner: boolean;
+  noPrivileges: boolean;
+  includeGlobals: boolean;
+}
+
+export interface RestoreProgress {
+  phase: 'verify' | 'create' | 'pre-data' | 'data' | 'post-data';
+  itemsDone: number;
+  itemsTotal: number | null;
+  currentItem: string | null;
+}
+
+export interface RestoreIntoRequest {
+  services: Services;
+  /** The target to restore onto. */
+  access: TargetAccess;
+  /** An 'available' backup. */
+  backup: BackupRow;
+  /** Created by restoreInto; it must not exist yet. */
+  database: string;
+  selection: RestoreSelection;
+  /** The job's signal: aborting stops the tools promptly, and the database is dropped. */
+  signal: AbortSignal;
+  onProgress(p: RestoreProgress): void;
+}
+
+export interface RestoreIntoResult {
+  tables: { schema: string; name: string; rows: number }[];
+  /** missing: roles the dump refers to that the target lacks; created: made from the globals file;
+   *  skipped: what was deliberately not carried over (passwords, SUPERUSER, ...). */
+  roles: { missing: string[]; created: string[]; skipped: string[] };
+  durationMs: number;
+}
+
+const USER_TABLES = `
+  SELECT n.nspname AS schema, c.relname AS name
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p')
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+     AND n.nspname !~ '^pg_(toast|temp_)'
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+
+async function serverMajor(client: pg.ClientBase): Promise<number> {
+  const { rows } = await client.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
+  return Math.floor(Number(rows[0]?.num ?? 0) / 10000);
+}
+
+/** "15.18 (Debian 15.18-0+deb12u1)" -> 15; "9.6.24" -> 9. */
+export function majorOf(version: string | null): number {
+  const m = /^(\d+)(?:\.(\d+))?/.exec(version ?? '');
+  if (!m) return 0;
+  return Number(m[1]);
+}
+
+export async function databaseExists(client: pg.ClientBase, database: string): Promise<boolean> {
+  const { rows } = await client.query('SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1', [database]);
+  return rows.length > 0;
+}
+
+/** Drop a database this restore created, even while a killed tool's connections linger. */
+export async function dropOwnDatabase(client: pg.ClientBase, database: string): Promise<void> {
+  const major = await serverMajor(client);
+  if (major >= 13) {
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+    return;
+  }
+  await client.query(
+    'SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = $1',
+    [database],
+  );
+  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
+}
+
+/** Exact row counts of every user table in the restored database. */
+export async function countTables(client: pg.ClientBase): Promise<{ schema: string; name: string; rows: number }[]> {
+  const { rows: tables } = await client.query<{ schema: string; name: string }>(USER_TABLES);
+  const counted: { schema: string; name: string; rows: number }[] = [];
+  for (const t of tables) {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(t.schema, t.name)}`);
+    counted.push({ schema: t.schema, name: t.name, rows: Number(rows[0]?.n ?? 0) });
+  }
+  return counted;
+}
+
+/** Whatever went wrong, as the job's failure with a clear code. */
+export function asRestoreFailure(err: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return new JobFailure('PGS_CANCELLED', 'The restore was stopped before it finished.');
+  if (err instanceof JobFailure) return err;
+  if (isPgStewardError(err)) return new JobFailure(err.code, err.message);
+  if (err instanceof PgToolError) return new JobFailure('PGS_RESTORE_FAILED', err.message.slice(0, 1000));
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
+    return new JobFailure('PGS_RESTORE_FAILED', `The target refused the restore (SQLSTATE ${e.code}).`);
+  }
+  return err; // our bug: the worker records PGS_INTERNAL and logs it
+}
+
+/**
+ * Restore a backup into a new database on a target, and prove what arrived:
+ * 1. verify: fetch the artifact into a private directory, checking sha256 and size against the record
+ *    (PGS_ARTIFACT_CORRUPT) and, for a plain dump, refusing hostile input (PGS_DUMP_REFUSED);
+ * 2. create the database (owned by the secret's user);
+ * 3. restore with pg_restore --exit-on-error or psql ON_ERROR_STOP --single-transaction, using a tool
+ *    whose major is at least both the server's and the dump's;
+ * 4. count the rows of every restored table.
+ * On any failure or cancel, the database (and any role it created) is dropped again and the error is a
+ * JobFailure: PGS_ARTIFACT_CORRUPT, PGS_DUMP_REFUSED, PGS_DATABASE_EXISTS, PGS_ROLES_MISSING,
+ * PGS_RESTORE_FAILED (the tool's first error line) or PGS_CANCELLED.
+ */
+export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoResult> {
+  const started = Date.now();
+  const { services, access, backup, database, selection, signal } = req;
+  let progress: RestoreProgress = { phase: 'verify', itemsDone: 0, itemsTotal: null, currentItem: null };
+  const report = (p: Partial<RestoreProgress>) => {
+    progress = { ...progress, ...p };
+    req.onProgress(progress);
+  };
+  try {
+    const problem = restoreDatabaseNameProblem(database);
+    if (problem) throw new JobFailure('PGS_VALIDATION', problem);
+    report({});
+    return await withPrivateToolDir((work) =>
+      // Manage databases from a session on the target's own database, or on `postgres` if that is the one.
+      withTargetClient(
+        access.endpoint.database === database ? onDatabase(access, 'postgres') : access,
+        async (control) => {
+          const plain = backup.format === 'plain';
+          const needed = Math.max(await serverMajor(control), majorOf(backup.tool_version));
+          const tool = await selectClientTool(plain ? 'psql' : 'pg_restore', needed, await services.installations());
+          const guard = plain ? new PlainDumpGuard({ trackBeginBlocks: tool.major >= 14 }) : null;
+          const artifact = await fetchVerifiedArtifact({ storage: services.storage, backup, dir: work, signal, guard });
+          let globals: ReturnType<typeof parseGlobalRoles> = [];
+          if (selection.includeGlobals) {
+            const text = await fetchVerifiedGlobals(services.storage, backup);
+            if (text === null) throw new JobFailure('PGS_NO_GLOBALS', 'The backup was taken without its globals file.');
+            globals = parseGlobalRoles(text);
+          }
+          let referenced: Set<string>;
+          let listPath: string | null = null;
+          let itemsTotal = 0;
+          if (artifact.plain) {
+            referenced = artifact.plain.roles;
+          } else {
+            const entries = parseToc(await listArchive(tool, artifact.path, signal));
+            const chosen = selectEntries(entries, {
+              tables: selection.tables.map((t) => parseQualifiedName(t)),
+              schemas: selection.schemas,
+            });
+            const writeList = listWriter(work);
+            if (chosen !== null) listPath = await writeList(chosen);
+            itemsTotal = (chosen ?? entries).length;
+            referenced = await rolesInArchive({
+              pgRestore: tool,
+              path: artifact.path,
+              entries: chosen ?? entries,
+              listFile: writeList,
+              signal,
+            });
+          }
+          if (await databaseExists(control, database)) {
+            throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' already exists on the target.`);
+          }
+          report({ phase: 'create' });
+          await control.query(`CREATE DATABASE ${quoteIdent(database)}`);
+          const created: string[] = [];
+          try {
+            const made = await createMissingRoles(control, globals, created);
+            const missing = await missingRoles(control, referenced);
+            // Owners and grantees must exist unless the restore leaves them out (plain dumps cannot).
+            if (missing.length > 0 && (plain || !selection.noOwner || !selection.noPrivileges)) {
+              throw new JobFailure(
+                'PGS_ROLES_MISSING',
+                `The dump refers to roles the target lacks: ${missing.join(', ')}. Restore with includeGlobals, or with noOwner and noPrivileges.`,
+              );
+            }
+            await withTargetTools(onDatabase(access, database), (credentials) =>
+              artifact.plain
+                ? runPsql({
+                    psql: tool,
+                    tool: credentials,
+                    path: artifact.path,
+                    outline: artifact.plain,
+                    signal,
+                    onProgress: report,
+                  })
+                : runPgRestore({
+                    pgRestore: tool,
+                    tool: credentials,
+                    path: artifact.path,
+                    format: backup.format as 'custom' | 'directory' | 'tar',
+                    parallel: selection.parallel,
+                    noOwner: selection.noOwner,
+                    noPrivileges: selection.noPrivileges,
+                    listPath,
+                    itemsTotal,
+                    signal,
+                    onProgress: report,
+                  }),
+            );
+            const tables = await withTargetClient(onDatabase(access, database), countTables);
+            return {
+              tables,
+              roles: { missing, created, skipped: made.skipped },
+              durationMs: Date.now() - started,
+            };
+          } catch (err) {
+            await dropOwnDatabase(control, database).catch(() => {});
+            await dropCreatedRoles(control, created);
+            throw err;
+          }
+        },
+      ),
+    );
+  } catch (err) {
+    throw asRestoreFailure(err, signal);
+  }
+}
