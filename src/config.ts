@@ -73,6 +73,7 @@ const envSchema = z.object({
   PGSTEWARD_WORKERS: positiveInt(0, 64).default(2),
   PGSTEWARD_TENANT_MAX_RUNNING: positiveInt(1, 64).default(2),
   PGSTEWARD_JOB_LEASE_SECONDS: positiveInt(5, 3600).default(30),
+  PGSTEWARD_REPLACE_KEEP_HOURS: positiveInt(0, 8760).default(24),
 });
 
 /** Resolve `X` / `X_FILE` pairs into plain values, collecting problems. */
@@ -165,6 +166,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       workers: e.PGSTEWARD_WORKERS,
       tenantMaxRunning: e.PGSTEWARD_TENANT_MAX_RUNNING,
       leaseMs: e.PGSTEWARD_JOB_LEASE_SECONDS * 1000,
+    },
+    restores: {
+      /** How long a replace keeps the old database under its aside name (restores.keep_until). */
+      replaceKeepHours: e.PGSTEWARD_REPLACE_KEEP_HOURS,
     },
   };
 }

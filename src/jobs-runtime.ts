@@ -3,6 +3,8 @@ import type { Config } from './config.js';
 import type { ConnectionSettings } from './db/pool.js';
 import { backupTask } from './domain/backups/run-backup.js';
 import { BACKUP_JOB_KIND } from './domain/backups/service.js';
+import { restoreTask } from './domain/restores/run-restore.js';
+import { RESTORE_JOB_KIND } from './domain/restores/service.js';
 import type { Services } from './domain/services.js';
 import { JobWorker, type WorkerLog } from './jobs/worker.js';
 
@@ -17,7 +19,14 @@ export function createJobWorker(o: {
   return new JobWorker({
     pool: o.pool,
     listen: o.listen,
-    handlers: { [BACKUP_JOB_KIND]: backupTask({ pool: o.pool, services: o.services }) },
+    handlers: {
+      [BACKUP_JOB_KIND]: backupTask({ pool: o.pool, services: o.services }),
+      [RESTORE_JOB_KIND]: restoreTask({
+        pool: o.pool,
+        services: o.services,
+        keepHours: o.config.restores.replaceKeepHours,
+      }),
+    },
     concurrency: o.config.jobs.workers,
     tenantMaxRunning: o.config.jobs.tenantMaxRunning,
     leaseMs: o.config.jobs.leaseMs,

@@ -235,6 +235,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/backups/{backupId}/restores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a backup into a database; answers with the restore job.
+         * @description The job (kind `restore`, carrying `restoreId`) verifies the artifact's sha256 first
+         *     (PGS_ARTIFACT_CORRUPT), refuses plain dumps with psql meta-commands or COPY ... PROGRAM
+         *     (PGS_DUMP_REFUSED), restores with pg_restore --exit-on-error or psql ON_ERROR_STOP
+         *     --single-transaction into a database under a temporary name, counts every table's rows, and
+         *     only then renames it into place. A failed restore leaves nothing under `database` (create) and
+         *     the old database untouched (replace). Progress: `phase` (verify, create, pre-data, data,
+         *     post-data, swap), `itemsDone`, `itemsTotal`, `currentItem`. Needs restores:write; 404 for a
+         *     backup or target of another tenant; 409 PGS_BACKUP_NOT_AVAILABLE, PGS_CONFIRM_REQUIRED,
+         *     PGS_DATABASE_EXISTS.
+         */
+        post: operations["startRestore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/restores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's restores, newest first.
+         * @description Needs backups:read (a restore is what became of a backup).
+         */
+        get: operations["listRestores"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/restores/{restoreId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One restore, with the row counts of what it restored.
+         * @description Needs backups:read.
+         */
+        get: operations["getRestore"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/backups": {
         parameters: {
             query?: never;
@@ -554,6 +622,115 @@ export interface components {
             items: components["schemas"]["Backup"][];
             nextCursor: string | null;
         };
+        /**
+         * @description How to restore. `create` (the default) restores into a new database and fails with 409
+         *     PGS_DATABASE_EXISTS if it exists. `replace` restores under a temporary name and only after
+         *     success renames the old database aside (kept for PGSTEWARD_REPLACE_KEEP_HOURS) and the new one
+         *     into place; it needs `confirm` equal to `database` (else 409 PGS_CONFIRM_REQUIRED, nothing touched).
+         */
+        RestoreInput: {
+            /**
+             * @description The database to restore into: at most 63 bytes, no NUL, no '=', not starting with '-', not
+             *     template0/template1 (400 PGS_VALIDATION).
+             */
+            database: string;
+            /**
+             * Format: uuid
+             * @description The target to restore onto, one of the tenant's; by default the backup's own.
+             */
+            targetId?: string;
+            /**
+             * @default create
+             * @enum {string}
+             */
+            mode: "create" | "replace";
+            /** @description For replace: the database name again. */
+            confirm?: string;
+            /**
+             * @description Restore only these tables (definition, data, their own constraints and privileges), exact
+             *     names; custom, directory and tar backups only (400 for plain).
+             */
+            tables?: components["schemas"]["RelationNames"];
+            /** @description Restore only these schemas, with everything in them; not for plain backups. */
+            schemas?: components["schemas"]["RelationNames"];
+            /** @description pg_restore -j; custom and directory backups only (400 otherwise). */
+            parallel?: number;
+            /** @description pg_restore --no-owner; defaults to true onto another target, else false. Not for plain. */
+            noOwner?: boolean;
+            /** @description pg_restore --no-privileges; defaults to true onto another target, else false. Not for plain. */
+            noPrivileges?: boolean;
+            /**
+             * @description Create the roles of the backup's globals file that the target lacks, before the restore.
+             *     Existing roles are never altered; passwords, SUPERUSER, CREATEROLE, REPLICATION and
+             *     BYPASSRLS are never set (the result's `roles.skipped` names them).
+             * @default false
+             */
+            includeGlobals: boolean;
+            /**
+             * @description replace: end the sessions on the old database before the swap; without it, open sessions
+             *     fail the job with PGS_DATABASE_IN_USE (the new data is dropped, the old database untouched).
+             * @default false
+             */
+            terminateConnections: boolean;
+        };
+        /** @enum {string} */
+        RestoreStatus: "pending" | "running" | "succeeded" | "failed";
+        RestoreTable: {
+            schema: string;
+            name: string;
+            /** @description Counted with count(*) after the restore. */
+            rows: number;
+        };
+        Restore: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            backupId: string;
+            /** Format: uuid */
+            targetId: string | null;
+            /** Format: uuid */
+            jobId: string | null;
+            database: string;
+            /** @enum {string} */
+            mode: "create" | "replace";
+            /** @description The options as applied, defaults filled in. */
+            options: {
+                tables: string[];
+                schemas: string[];
+                parallel: number;
+                noOwner: boolean;
+                noPrivileges: boolean;
+                includeGlobals: boolean;
+                terminateConnections: boolean;
+            };
+            status: components["schemas"]["RestoreStatus"];
+            tables: components["schemas"]["RestoreTable"][];
+            /**
+             * @description `missing`: roles the dump refers to (owners, grantees) that the target lacks; `created`:
+             *     roles made from the globals file; `skipped`: attributes deliberately not carried over.
+             */
+            roles: {
+                missing: string[];
+                created: string[];
+                skipped: string[];
+            } | null;
+            /** @description replace: where the old database was renamed aside. */
+            previousDatabase: string | null;
+            /**
+             * Format: date-time
+             * @description replace: until when the old database is kept.
+             */
+            keepUntil: string | null;
+            error: null | components["schemas"]["ErrorSummary"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            completedAt: string | null;
+        };
+        RestorePage: {
+            items: components["schemas"]["Restore"][];
+            nextCursor: string | null;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -589,6 +766,7 @@ export interface components {
         TargetIdPath: string;
         JobIdPath: string;
         BackupIdPath: string;
+        RestoreIdPath: string;
         /**
          * @description Makes a retried request safe: the same key with the same body returns the job the first
          *     request started; the same key with a different body answers 422 PGS_IDEMPOTENCY_MISMATCH.
@@ -1063,6 +1241,97 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    startRestore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backupId: components["parameters"]["BackupIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreInput"];
+            };
+        };
+        responses: {
+            /** @description Accepted; the job is queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listRestores: {
+        parameters: {
+            query?: {
+                backupId?: string;
+                targetId?: string;
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of restores. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestorePage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getRestore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                restoreId: components["parameters"]["RestoreIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The restore. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Restore"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

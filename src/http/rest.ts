@@ -10,6 +10,7 @@ import { listAuditEventsHandler } from './handlers/audit.js';
 import { deleteBackupHandler, getBackupHandler, listBackupsHandler, startBackupHandler } from './handlers/backups.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
 import { getHealthHandler, readinessHandler } from './handlers/operations.js';
+import { getRestoreHandler, listRestoresHandler, startRestoreHandler } from './handlers/restores.js';
 import {
   checkTargetHandler,
   createTargetHandler,
@@ -57,6 +58,9 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     listBackups: listBackupsHandler,
     getBackup: getBackupHandler,
     deleteBackup: deleteBackupHandler,
+    startRestore: startRestoreHandler,
+    listRestores: listRestoresHandler,
+    getRestore: getRestoreHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { inTenantScope } from '../../db/tenant-scope.js';
+import { JobFailure, type TaskContext, type TaskHandler } from '../../jobs/types.js';
+import { quoteIdent } from '../../sql/identifiers.js';
+import type { BackupRow } from '../backups/queries.js';
+import { selectBackup } from '../backups/queries.js';
+import type { Services } from '../services.js';
+import { selectTarget, type TargetRow } from '../targets/queries.js';
+import { onDatabase, type TargetAccess, withTargetAccess, withTargetClient } from '../targets/session.js';
+import {
+  markRestoreFailed,
+  markRestoreRunning,
+  markRestoreSucceeded,
+  type RestoreRoles,
+  type RestoreRow,
+  type RestoreTable,
+  setWorkDatabase,
+} from './queries.js';
+import { asRestoreFailure, databaseExists, dropOwnDatabase, restoreInto } from './restore-into.js';
+
+/** `<prefix><suffix>`, the prefix cut (on a character boundary) so the whole stays within 63 bytes. */
+export function derivedDatabaseName(database: string, suffix: string): string {
+  let prefix = database;
+  while (Buffer.byteLength(prefix + suffix, 'utf8') > 63) prefix = [...prefix].slice(0, -1).join('');
+  return prefix + suffix;
+}
+
+const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+
+interface Outcome {
+  tables: RestoreTable[];
+  roles: RestoreRoles;
+  previousDatabase: string | null;
+  keepUntil: Date | null;
+  durationMs: number;
+}
+
+/** The worker's handler for `restore` jobs. */
+export function restoreTask(deps: { pool: pg.Pool; services: Services; keepHours: number }): TaskHandler {
+  return async (task) => {
+    const restoreId = String(task.job.payload.restoreId ?? '');
+    const scope = { tenantId: task.job.tenantId };
+    const restore = await inTenantScope(deps.pool, scope, (tx) => tx.one<RestoreRow>(markRestoreRunning(restoreId)));
+    if (!restore) throw new JobFailure('PGS_RESTORE_NOT_FOUND', `Restore '${restoreId}' is no longer pending.`);
+    try {
+      const [backup, target] = await inTenantScope(deps.pool, scope, async (tx) => [
+        await tx.one<BackupRow>(selectBackup(restore.backup_id)),
+        await tx.one<TargetRow>(selectTarget(restore.target_id ?? '00000000-0000-0000-0000-000000000000')),
+      ]);
+      if (backup?.status !== 'available') {
+        throw new JobFailure('PGS_BACKUP_NOT_AVAILABLE', `Backup '${restore.backup_id}' is no longer available.`);
+      }
+      if (!target) throw new JobFailure('PGS_TARGET_NOT_FOUND', 'The target to restore onto was deleted.');
+      const outcome = await withTargetAccess(deps.services, target as TargetRow, (access) =>
+        runRestore(deps, task, restore, backup as BackupRow, access),
+      );
+      await inTenantScope(deps.pool, scope, (tx) => tx.rows(markRestoreSucceeded(restore.id, outcome)));
+      return {
+        restoreId: restore.id,
+        database: restore.database,
+        mode: restore.mode,
+        tables: outcome.tables,
+        roles: outcome.roles,
+        previousDatabase: outcome.previousDatabase,
+        keepUntil: outcome.keepUntil?.toISOString() ?? null,
+        durationMs: outcome.durationMs,
+      };
+    } catch (err) {
+      const failure = asRestoreFailure(err, task.signal);
+      if (failure instanceof JobFailure) {
+        await inTenantScope(deps.pool, scope, (tx) =>
+          tx.rows(markRestoreFailed(restore.id, { code: failure.code, message: failure.message })),
+        );
+      }
+      throw task.signal.aborted ? err : failure;
+    }
+  };
+}
+
+/**
+ * Both modes restore into a work database under a temporary name, recorded before it is created, and
+ * only a finished, counted restore is renamed into place; so nothing half-done ever carries the
+ * requested name. replace first renames the old database aside (kept until keep_until).
+ */
+async function runRestore(
+  deps: { pool: pg.Pool; services: Services; keepHours: number },
+  task: TaskContext,
+  restore: RestoreRow,
+  backup: BackupRow,
+  access: TargetAccess,
+): Promise<Outcome> {
+  const scope = { tenantId: restore.tenant_id };
+  const { database } = restore;
+  // Renames need a session on neither database; the target's own database may be the one replaced.
+  const control = access.endpoint.database === database ? onDatabase(access, 'postgres') : access;
+  // A retry after a crash: the database the earlier attempt recorded is ours to drop.
+  if (restore.work_database !== null) {
+    const leftover = restore.work_database;
+    await withTargetClient(control, (client) => dropOwnDatabase(client, leftover));
+  }
+  const exists = await withTargetClient(control, (client) => databaseExists(client, database));
+  if (exists && restore.mode === 'create') {
+    throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' already exists on the target.`);
+  }
+  const work = derivedDatabaseName(database, `_pgs_${randomBytes(4).toString('hex')}`);
+  await inTenantScope(deps.pool, scope, (tx) => tx.rows(setWorkDatabase(restore.id, work)));
+  const result = await restoreInto({
+    services: deps.services,
+    access,
+    backup,
+    database: work,
+    selection: restore.options,
+    signal: task.signal,
+    onProgress: (p) => void task.reportProgress({ ...p }).catch(() => {}),
+  });
+  await task.reportProgress({ phase: 'swap', itemsDone: 0, itemsTotal: null, currentItem: database }).catch(() => {});
+  const swapped = await withTargetClient(control, (client) =>
+    swapIntoPlace(client, { work, database, terminate: restore.options.terminateConnections, signal: task.signal }),
+  );
+  return {
+    tables: result.tables,
+    roles: result.roles,
+    previousDatabase: swapped,
+    keepUntil: swapped === null ? null : new Date(Date.now() + deps.keepHours * 3_600_000),
+    durationMs: result.durationMs,
+  };
+}
+
+/**
+ * Rename the old database aside (if there is one) and the work database into place. Connections to the
+ * old database are reported (PGS_DATABASE_IN_USE) unless `terminate`. On any failure the work database
+ * is dropped and the old one is left (or put back) under its name. Returns the aside name, or null.
+ */
+async function swapIntoPlace(
+  client: pg.ClientBase,
+  o: { work: string; database: string; terminate: boolean; signal: AbortSignal },
+): Promise<string | null> {
+  const { work, database } = o;
+  let aside: string | null = null;
+  try {
+    if (o.signal.aborted) throw new JobFailure('PGS_CANCELLED', 'The restore was stopped before it finished.');
+    if (await databaseExists(client, database)) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [database],
+      );
+      const connections = rows[0]?.n ?? 0;
+      if (connections > 0 && !o.terminate) {
+        throw new JobFailure(
+          'PGS_DATABASE_IN_USE',
+          `Database '${database}' has ${connections} open connection${connections === 1 ? '' : 's'}; close them or restore with terminateConnections.`,
+        );
+      }
+      if (connections > 0) {
+        await client.query(
+          'SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [database],
+        );
+      }
+      const name = derivedDatabaseName(database, `_pgs_old_${stamp(new Date())}`);
+      await client.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(name)}`);
+      aside = name;
+    }
+    await client.query(`ALTER DATABASE ${quoteIdent(work)} RENAME TO ${quoteIdent(database)}`);
+    return aside;
+  } catch (err) {
+    if (aside !== null) {
+      await client.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(database)}`).catch(() => {});
+    }
+    await dropOwnDatabase(client, work).catch(() => {});
+    const code = (err as { code?: unknown }).code;
+    if (code === '55006') {
+      throw new JobFailure('PGS_DATABASE_IN_USE', `Database '${database}' gained connections during the swap.`);
+    }
+    if (code === '42P04') throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' appeared meanwhile.`);
+    throw err;
+  }
+}

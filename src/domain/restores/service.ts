@@ -1,0 +1,174 @@
+import { inTenantScope } from '../../db/tenant-scope.js';
+import { Errors, isPgStewardError } from '../../errors.js';
+import { enqueueJob } from '../../jobs/queue.js';
+import type { Job } from '../../jobs/types.js';
+import { type BackupRow, selectBackup } from '../backups/queries.js';
+import { type Ctx, ownTenant, requireScopes } from '../context.js';
+import { isUuid } from '../ids.js';
+import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { loadTargetRow } from '../targets/service.js';
+import { onDatabase, withTargetAccess, withTargetClient } from '../targets/session.js';
+import { normaliseRestoreOptions, type RestoreMode, type RestoreOptions, type RestoreOptionsInput } from './options.js';
+import {
+  insertRestore,
+  type RestoreRoles,
+  type RestoreRow,
+  type RestoreStatus,
+  type RestoreTable,
+  selectRestore,
+  selectRestorePage,
+  selectRestoresByIds,
+  setRestoreJob,
+} from './queries.js';
+import { databaseExists } from './restore-into.js';
+
+export const RESTORE_JOB_KIND = 'restore';
+/**
+ * A second attempt only after a crashed worker (a JobFailure is never retried): it drops the database
+ * the first attempt recorded as its own and starts over. More would only repeat a failing restore.
+ */
+export const RESTORE_MAX_ATTEMPTS = 2;
+
+export interface Restore {
+  id: string;
+  backupId: string;
+  targetId: string | null;
+  jobId: string | null;
+  database: string;
+  mode: RestoreMode;
+  options: RestoreOptions;
+  status: RestoreStatus;
+  tables: RestoreTable[];
+  roles: RestoreRoles | null;
+  previousDatabase: string | null;
+  keepUntil: string | null;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+export const toRestore = (r: RestoreRow): Restore => ({
+  id: r.id,
+  backupId: r.backup_id,
+  targetId: r.target_id,
+  jobId: r.job_id,
+  database: r.database,
+  mode: r.mode,
+  options: r.options,
+  status: r.status,
+  tables: r.tables,
+  roles: r.roles,
+  previousDatabase: r.previous_database,
+  keepUntil: r.keep_until?.toISOString() ?? null,
+  error: r.error,
+  createdAt: r.created_at.toISOString(),
+  completedAt: r.completed_at?.toISOString() ?? null,
+});
+
+async function loadBackup(ctx: Ctx, id: string): Promise<BackupRow> {
+  if (!isUuid(id)) throw Errors.backupNotFound(id);
+  const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(selectBackup(id)));
+  if (!row) throw Errors.backupNotFound(id);
+  return row;
+}
+
+/**
+ * Start restoring a backup into a database of one of the tenant's targets (the backup's own by
+ * default). Everything that can be refused is refused here, before a job exists: an unavailable backup
+ * (409), a replace without `confirm` equal to the database (409, nothing touched), option combinations
+ * the backup's format cannot do (400), and, when the target answers, a create into an existing database
+ * (409). Needs restores:write.
+ */
+export async function startRestore(ctx: Ctx, backupId: string, input: RestoreOptionsInput): Promise<Job> {
+  requireScopes(ctx, 'restores:write');
+  const scope = ownTenant(ctx);
+  const backup = await loadBackup(ctx, backupId);
+  const targetId = input.targetId ?? backup.target_id;
+  if (targetId === null) throw Errors.validation("targetId is required: the backup's own target was deleted");
+  const target = await loadTargetRow(ctx, targetId);
+  const { database, mode, options } = normaliseRestoreOptions(input, {
+    format: backup.format,
+    otherTarget: target.id !== backup.target_id,
+  });
+  if (mode === 'replace' && input.confirm !== database) throw Errors.confirmRequired(database);
+  if (backup.status !== 'available') throw Errors.backupNotRestorable(backup.id, backup.status);
+  if (mode === 'create' && (await existsIfReachable(ctx, target, database))) throw Errors.databaseExists(database);
+  return inTenantScope(ctx.pool, scope, async (tx) => {
+    const restore = await tx.one<RestoreRow>(
+      insertRestore({ tenantId: scope.tenantId, backupId: backup.id, targetId: target.id, database, mode, options }),
+    );
+    if (!restore) throw Errors.internal();
+    const job = await enqueueJob(tx, {
+      tenantId: scope.tenantId,
+      kind: RESTORE_JOB_KIND,
+      targetId: target.id,
+      backupId: backup.id,
+      restoreId: restore.id,
+      payload: { restoreId: restore.id },
+      maxAttempts: RESTORE_MAX_ATTEMPTS,
+    });
+    await tx.rows(setRestoreJob(restore.id, job.id));
+    return job;
+  });
+}
+
+/** Whether the database exists, or false when the target cannot be asked now (the job checks again). */
+async function existsIfReachable(
+  ctx: Ctx,
+  target: Awaited<ReturnType<typeof loadTargetRow>>,
+  database: string,
+): Promise<boolean> {
+  try {
+    return await withTargetAccess(ctx.services, target, (access) =>
+      withTargetClient(access.endpoint.database === database ? onDatabase(access, 'postgres') : access, (client) =>
+        databaseExists(client, database),
+      ),
+    );
+  } catch (err) {
+    if (isPgStewardError(err) || (err as { code?: unknown }).code !== undefined) return false;
+    throw err;
+  }
+}
+
+async function loadRestoreRow(ctx: Ctx, id: string): Promise<RestoreRow> {
+  if (!isUuid(id)) throw Errors.restoreNotFound(id);
+  const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<RestoreRow>(selectRestore(id)));
+  if (!row) throw Errors.restoreNotFound(id);
+  return row;
+}
+
+/** One restore of the caller's tenant. Needs backups:read (a restore is what became of a backup). */
+export async function getRestore(ctx: Ctx, id: string): Promise<Restore> {
+  requireScopes(ctx, 'backups:read');
+  return toRestore(await loadRestoreRow(ctx, id));
+}
+
+/** For GraphQL's Job.restore loader: the visible ones among `ids`. */
+export async function getRestoresByIds(ctx: Ctx, ids: string[]): Promise<Map<string, Restore>> {
+  const wanted = [...new Set(ids.filter(isUuid))];
+  if (wanted.length === 0) return new Map();
+  const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<RestoreRow>(selectRestoresByIds(wanted)));
+  return new Map(rows.map((r) => [r.id, toRestore(r)]));
+}
+
+/** The tenant's restores, newest first, optionally of one backup and/or onto one target. */
+export async function listRestores(
+  ctx: Ctx,
+  q: PageRequest & { backupId?: string | undefined; targetId?: string | undefined },
+): Promise<Page<Restore>> {
+  requireScopes(ctx, 'backups:read');
+  if (q.backupId !== undefined && !isUuid(q.backupId)) throw Errors.validation('backupId must be a UUID');
+  if (q.targetId !== undefined && !isUuid(q.targetId)) throw Errors.validation('targetId must be a UUID');
+  const limit = pageSize(q);
+  const raw = decodeCursor(q.cursor);
+  let before: { createdAt: string; id: string } | undefined;
+  if (raw !== undefined) {
+    const [createdAt, id] = raw.split('|');
+    if (!createdAt || !id || !isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw Errors.invalidCursor();
+    before = { createdAt, id };
+  }
+  const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
+    tx.rows<RestoreRow>(selectRestorePage({ backupId: q.backupId, targetId: q.targetId }, before, limit)),
+  );
+  return toPage(rows, limit, toRestore, (r) => `${r.created_at.toISOString()}|${r.id}`);
+}

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Test } from 'tap';
+import { type JobView, waitForJob } from '../backups/backup-flow.js';
+import { createSourceDatabase } from '../backups/source-database.js';
+import { bearer, buildTestApp } from '../helpers/app.js';
+
+/** A 202 Job, or a problem document. */
+export interface StartAnswer {
+  id: string;
+  kind: string;
+  restoreId: string | null;
+  code?: string;
+  detail?: string;
+}
+
+/**
+ * One app with a worker, a seeded source database and a target for tenant acme (and an empty tenant
+ * globex); helpers to back up, restore and compare databases through the public API.
+ */
+export async function restoreFixture(t: Test) {
+  const testApp = await buildTestApp(t, {}, { worker: true });
+  const { app, db, writeSecrets, token, seedTenants } = testApp;
+  await seedTenants('acme', 'globex');
+  const cluster = db.cluster;
+  const source = await createSourceDatabase(t, cluster, { rows: 200 });
+  writeSecrets({
+    'acme/main': {
+      username: source.role,
+      password: source.password,
+      host: 'localhost',
+      port: cluster.port,
+      dbname: source.name,
+      sslrootcert: cluster.caCert,
+    },
+  });
+  const acme = token('acme', [
+    'targets:read',
+    'targets:write',
+    'backups:read',
+    'backups:write',
+    'restores:write',
+    'jobs:read',
+  ]);
+  const globex = token('globex', ['targets:read', 'backups:read', 'backups:write', 'restores:write', 'jobs:read']);
+  const created = await app.inject({
+    method: 'POST',
+    url: '/v1/targets',
+    headers: bearer(acme),
+    payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'verify-full' },
+  });
+  const targetId = created.json().id as string;
+
+  const admin = new pg.Pool({ ...cluster.clientConfig(), max: 2 });
+  const made = new Set<string>();
+  t.teardown(async () => {
+    for (const name of made) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  });
+
+  /** A fresh database name, dropped at teardown (with anything renamed aside from it). */
+  const newName = (prefix = 'rst') => {
+    const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+    made.add(name);
+    return name;
+  };
+  const onDb = async <T>(database: string, use: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const client = new pg.Client(cluster.clientConfig(database));
+    await client.connect();
+    try {
+      return await use(client);
+    } finally {
+      await client.end();
+    }
+  };
+  const databases = async (like: string) =>
+    (
+      await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1', [like])
+    ).rows.map((r) => r.datname);
+
+  /** Per table: row count and md5 of the rows' text, sorted. */
+  const fingerprint = (database: string) =>
+    onDb(database, async (c) => {
+      const { rows: tables } = await c.query<{ s: string; n: string }>(
+        `SELECT n.nspname AS s, c.relname AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2`,
+      );
+      const out: Record<string, { rows: number; md5: string | null }> = {};
+      for (const { s, n } of tables) {
+        const q = `"${s.replaceAll('"', '""')}"."${n.replaceAll('"', '""')}"`;
+        const { rows } = await c.query<{ rows: string; md5: string | null }>(
+          `SELECT count(*) AS rows, md5(string_agg(t::text, '|' ORDER BY t::text)) AS md5 FROM ${q} t`,
+        );
+        out[`${s}.${n}`] = { rows: Number(rows[0]?.rows), md5: rows[0]?.md5 ?? null };
+      }
+      return out;
+    });
+
+  async function backup(payload: object = {}): Promise<{ id: string; [k: string]: unknown }> {
+    const res = await app.inject({
+      method: 'POST',
+      url: `/v1/targets/${targetId}/backups`,
+      headers: bearer(acme),
+      payload,
+    });
+    const job = await waitForJob(app, acme, res.json().id);
+    if (job.status !== 'succeeded') throw new Error(`backup failed: ${JSON.stringify(job.error)}`);
+    return (await app.inject({ method: 'GET', url: `/v1/backups/${job.backupId}`, headers: bearer(acme) })).json();
+  }
+
+  async function restore(
+    backupId: string,
+    payload: object,
+    tok = acme,
+  ): Promise<{ status: number; body: StartAnswer; job?: JobView }> {
+    const res = await app.inject({
+      method: 'POST',
+      url: `/v1/backups/${backupId}/restores`,
+      headers: bearer(tok),
+      payload,
+    });
+    if (res.statusCode !== 202) return { status: res.statusCode, body: res.json() };
+    const job = await waitForJob(app, tok, res.json().id, 90_000);
+    return { status: res.statusCode, body: res.json(), job };
+  }
+
+  return {
+    ...testApp,
+    cluster,
+    source,
+    acme,
+    globex,
+    targetId,
+    admin,
+    newName,
+    onDb,
+    databases,
+    fingerprint,
+    backup,
+    restore,
+  };
+}
