@@ -74,6 +74,12 @@ const envSchema = z.object({
   PGSTEWARD_TENANT_MAX_RUNNING: positiveInt(1, 64).default(2),
   PGSTEWARD_JOB_LEASE_SECONDS: positiveInt(5, 3600).default(30),
   PGSTEWARD_REPLACE_KEEP_HOURS: positiveInt(0, 8760).default(24),
+  PGSTEWARD_DRILL_TARGET: z
+    .string()
+    .refine((v) => /^(file|aws-sm):.+/.test(v), 'must be a secret reference: file:<key> or aws-sm:<secret id or ARN>')
+    .optional(),
+  PGSTEWARD_DRILL_SSL_MODE: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('require'),
+  PGSTEWARD_DRILL_INTERVAL_SECONDS: positiveInt(1, 3600).default(15),
 });
 
 /** Resolve `X` / `X_FILE` pairs into plain values, collecting problems. */
@@ -170,6 +176,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     restores: {
       /** How long a replace keeps the old database under its aside name (restores.keep_until). */
       replaceKeepHours: e.PGSTEWARD_REPLACE_KEEP_HOURS,
+    },
+    drills: {
+      /** Where drills restore: a secret naming a separate server, or (undefined) each backup's own target. */
+      server: e.PGSTEWARD_DRILL_TARGET
+        ? { secretRef: e.PGSTEWARD_DRILL_TARGET, sslMode: e.PGSTEWARD_DRILL_SSL_MODE }
+        : undefined,
+      /** How often the scheduler looks for due drill policies. */
+      intervalMs: e.PGSTEWARD_DRILL_INTERVAL_SECONDS * 1000,
     },
   };
 }

@@ -185,6 +185,24 @@ export const Errors = {
     'Conflict',
     (database: string) => `Database '${database}' already exists; use mode "replace" to overwrite it.`,
   ),
+  drillPolicyNotFound: define(
+    'PGS_DRILL_POLICY_NOT_FOUND',
+    404,
+    'Not Found',
+    (targetId: string) => `Target '${targetId}' has no drill policy.`,
+  ),
+  invalidSchedule: define(
+    'PGS_INVALID_SCHEDULE',
+    400,
+    'Bad Request',
+    (schedule: string, why: string) => `schedule '${schedule}' is not a usable cron expression: ${why}.`,
+  ),
+  invalidTimezone: define(
+    'PGS_INVALID_TIMEZONE',
+    400,
+    'Bad Request',
+    (timezone: string) => `timezone '${timezone}' is not an IANA time zone name (e.g. UTC, Europe/Berlin).`,
+  ),
   unavailable: define('PGS_UNAVAILABLE', 503, 'Service Unavailable', (detail: string) => detail),
   retryable: define(
     'PGS_RETRY',

@@ -5,6 +5,7 @@ import { mintToken } from './auth/mint.js';
 import { resolveVerificationKey } from './auth/signing-key.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openMetadataStore } from './db/metadata-store.js';
+import { DrillScheduler } from './domain/drills/scheduler.js';
 import { createServices } from './domain/services.js';
 import type { WorkerLog } from './jobs/worker.js';
 import { createJobWorker } from './jobs-runtime.js';
@@ -36,6 +37,16 @@ async function main(): Promise<void> {
       ? createJobWorker({ config, pool: store.pool, listen: store.settings, services, log: workerLog(log) })
       : undefined;
   await worker?.start();
+  // Drill schedules are acted on where jobs run; replicas agree on one leader by advisory lock.
+  const drillScheduler = worker
+    ? new DrillScheduler({
+        pool: store.pool,
+        settings: store.settings,
+        intervalMs: config.drills.intervalMs,
+        log: workerLog(log),
+      })
+    : undefined;
+  drillScheduler?.start();
 
   if (process.argv[2] === 'worker') {
     // `pgsteward worker`: the job engine alone, no HTTP.
@@ -44,6 +55,7 @@ async function main(): Promise<void> {
     closeWithGrace({ delay: 60_000 }, async ({ signal, err }) => {
       if (err) log.error({ err }, 'shutting down after an error');
       else log.info({ signal }, 'shutting down');
+      await drillScheduler?.stop();
       await worker.stop();
       await store.close();
     });
@@ -61,6 +73,7 @@ async function main(): Promise<void> {
   });
   // Order matters: running jobs are stopped and released before the database goes away.
   app.addHook('onClose', async () => {
+    await drillScheduler?.stop();
     await worker?.stop();
     await store.close();
   });

@@ -159,6 +159,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/targets/{targetId}/drill-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A target's restore-drill schedule.
+         * @description 404 PGS_DRILL_POLICY_NOT_FOUND when the target has none.
+         */
+        get: operations["getDrillPolicy"];
+        /**
+         * Set (create or replace) a target's restore-drill schedule.
+         * @description At every tick of the schedule, one scheduler (a single leader across replicas) starts a verify
+         *     job for the target's newest available backup; a tick with no available backup is recorded and
+         *     skipped. Ticks missed while no scheduler ran collapse into one drill. Setting the policy restarts
+         *     the count from now. 400 PGS_INVALID_SCHEDULE or PGS_INVALID_TIMEZONE for bad input.
+         */
+        put: operations["setDrillPolicy"];
+        post?: never;
+        /** Stop scheduled drills of a target. */
+        delete: operations["deleteDrillPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/targets/{targetId}/backups": {
         parameters: {
             query?: never;
@@ -229,6 +257,32 @@ export interface paths {
          *     409 PGS_JOB_NOT_CANCELLABLE once the job has finished.
          */
         post: operations["cancelJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/backups/{backupId}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a restore drill of a backup; answers with the verify job.
+         * @description The job restores the backup into a scratch database `pgsteward_drill_<job>` (on the backup's
+         *     target, or on PGSTEWARD_DRILL_TARGET when set) without owners or privileges, compares every
+         *     table's row count with the count recorded at backup time, runs amcheck's bt_index_check on the
+         *     restored btree indexes where amcheck can be installed, and always drops the scratch database.
+         *     The job's result is a Verification (plus `backupId`) and the backup records it as
+         *     `lastVerification`. A count mismatch is a job that succeeded with `verified: false`; a restore
+         *     that fails fails the job. 409 PGS_BACKUP_NOT_AVAILABLE unless the backup is available.
+         */
+        post: operations["verifyBackup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -617,6 +671,88 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             completedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When a restore drill last checked this backup; null until one has.
+             */
+            lastVerifiedAt: string | null;
+            /** @description What that drill found; null until one has run. */
+            lastVerification: null | components["schemas"]["Verification"];
+        };
+        /**
+         * @description A restore drill's findings. `verified` is true when every count recorded at backup time matched
+         *     the restored copy and no index failed amcheck. A drill whose restore itself failed because of the
+         *     backup (corrupt artifact, restore error) is recorded with `verified: false` and `error`.
+         */
+        Verification: {
+            verified: boolean;
+            /**
+             * Format: uuid
+             * @description The verify job that ran the drill.
+             */
+            jobId: string;
+            /**
+             * @description Where the scratch database lived (the backup's own target, or PGSTEWARD_DRILL_TARGET).
+             * @enum {string}
+             */
+            server: "target" | "drill-server";
+            tables: components["schemas"]["VerifiedTable"][];
+            /** @description `schema.name` of each table whose restored count differs from the recorded one. */
+            mismatches: string[];
+            /** @description Btree indexes bt_index_check went through. */
+            indexesChecked: number;
+            /** @description Indexes amcheck found corrupt. */
+            indexFailures: {
+                index: string;
+                message: string;
+            }[];
+            /** @description Whether amcheck could be installed in the scratch database; if not, no index was checked. */
+            amcheck: {
+                available: boolean;
+                reason: string | null;
+            };
+            durationMs: number;
+            error?: components["schemas"]["ErrorSummary"];
+        };
+        VerifiedTable: {
+            schema: string;
+            name: string;
+            /** @description Recorded at backup time; null if none was. */
+            expectedRows: number | null;
+            /** @description In the restored copy; null if the table is missing. */
+            actualRows: number | null;
+        };
+        DrillPolicyInput: {
+            /**
+             * @description Five-field cron (minute hour day-of-month month day-of-week), e.g. `0 3 * * 0`, or a nickname
+             *     such as `@daily`. A seconds field is refused. Invalid answers 400 PGS_INVALID_SCHEDULE.
+             */
+            schedule: string;
+            /**
+             * @description IANA time zone the schedule is read in. Unknown zones answer 400 PGS_INVALID_TIMEZONE.
+             * @default UTC
+             */
+            timezone: string;
+        };
+        DrillPolicy: {
+            /** Format: uuid */
+            targetId: string;
+            schedule: string;
+            timezone: string;
+            /**
+             * Format: date-time
+             * @description The last tick acted on (or when the policy was set; ticks before that are not drilled).
+             */
+            lastTick: string | null;
+            /**
+             * Format: date-time
+             * @description When the next drill is due.
+             */
+            nextTick: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
         };
         BackupPage: {
             items: components["schemas"]["Backup"][];
@@ -1119,6 +1255,89 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    getDrillPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrillPolicy"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    setDrillPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DrillPolicyInput"];
+            };
+        };
+        responses: {
+            /** @description The policy as set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrillPolicy"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteDrillPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
     startBackup: {
         parameters: {
             query?: never;
@@ -1228,6 +1447,34 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Accepted; the job as it is now. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    verifyBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backupId: components["parameters"]["BackupIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted; the job is queued. */
             202: {
                 headers: {
                     [name: string]: unknown;

@@ -10,6 +10,7 @@ import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
 import { formatGraphqlErrors } from './errors.js';
 import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
+import { drillLoaders, drillResolvers } from './resolvers/drills.js';
 import { operationResolvers } from './resolvers/operations.js';
 import { tenantResolvers } from './resolvers/tenants.js';
 
@@ -21,7 +22,7 @@ export interface GraphqlOptions {
   listen?: ConnectionSettings;
 }
 
-const resolvers = mergeResolvers(tenantResolvers, operationResolvers, jobUpdateResolvers);
+const resolvers = mergeResolvers(tenantResolvers, operationResolvers, drillResolvers, jobUpdateResolvers);
 
 function mergeResolvers(...parts: IResolvers[]): IResolvers {
   const merged: Record<string, Record<string, unknown>> = {};
@@ -48,7 +49,7 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
   await app.register(mercurius, {
     schema: loadSchema(),
     resolvers,
-    loaders,
+    loaders: mergeResolvers(loaders as IResolvers, drillLoaders as IResolvers) as typeof loaders,
     path: '/graphql',
     subscription: {
       // The upgrade request went through the same bearer-token authentication as every /graphql request.

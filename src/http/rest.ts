@@ -8,6 +8,12 @@ import { Errors } from '../errors.js';
 import { listOperations, type OpenApiDocument } from './contract.js';
 import { listAuditEventsHandler } from './handlers/audit.js';
 import { deleteBackupHandler, getBackupHandler, listBackupsHandler, startBackupHandler } from './handlers/backups.js';
+import {
+  deleteDrillPolicyHandler,
+  getDrillPolicyHandler,
+  setDrillPolicyHandler,
+  verifyBackupHandler,
+} from './handlers/drills.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
 import { getHealthHandler, readinessHandler } from './handlers/operations.js';
 import { getRestoreHandler, listRestoresHandler, startRestoreHandler } from './handlers/restores.js';
@@ -61,6 +67,10 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     startRestore: startRestoreHandler,
     listRestores: listRestoresHandler,
     getRestore: getRestoreHandler,
+    verifyBackup: verifyBackupHandler,
+    getDrillPolicy: getDrillPolicyHandler,
+    setDrillPolicy: setDrillPolicyHandler,
+    deleteDrillPolicy: deleteDrillPolicyHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

@@ -1,4 +1,5 @@
 import type { Sql } from '../../db/tenant-scope.js';
+import type { StoredVerification } from '../drills/verification.js';
 import type { BackupOptions } from './options.js';
 
 export type BackupStatus = 'pending' | 'running' | 'available' | 'failed' | 'deleted';
@@ -21,10 +22,13 @@ export interface BackupRow {
   error: { code: string; message: string } | null;
   created_at: Date;
   completed_at: Date | null;
+  /** The newest restore drill of this backup (domain/drills), and what it found. */
+  last_verified_at: Date | null;
+  last_verification: StoredVerification | null;
 }
 
 const COLUMNS = `id, tenant_id, target_id, job_id, status, format, options, artifact_key, size_bytes, sha256,
-  server_version, tool_version, tables, globals, error, created_at, completed_at`;
+  server_version, tool_version, tables, globals, error, created_at, completed_at, last_verified_at, last_verification`;
 
 export const insertBackup = (tenantId: string, targetId: string, options: BackupOptions): Sql => ({
   text: `INSERT INTO backups (tenant_id, target_id, format, options) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,

@@ -4,6 +4,7 @@ import { Errors } from '../../errors.js';
 import { enqueueJob } from '../../jobs/queue.js';
 import type { Job } from '../../jobs/types.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
+import type { StoredVerification } from '../drills/verification.js';
 import { isUuid } from '../ids.js';
 import { getStartedJob } from '../jobs/service.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
@@ -43,6 +44,9 @@ export interface Backup {
   error: { code: string; message: string } | null;
   createdAt: string;
   completedAt: string | null;
+  /** When a restore drill last checked this backup, and what it found (see domain/drills). */
+  lastVerifiedAt: string | null;
+  lastVerification: StoredVerification | null;
 }
 
 export const toBackup = (r: BackupRow): Backup => ({
@@ -65,6 +69,8 @@ export const toBackup = (r: BackupRow): Backup => ({
   error: r.error,
   createdAt: r.created_at.toISOString(),
   completedAt: r.completed_at?.toISOString() ?? null,
+  lastVerifiedAt: r.last_verified_at?.toISOString() ?? null,
+  lastVerification: r.last_verification,
 });
 
 const requestHash = (targetId: string, options: BackupOptions) =>

@@ -11,9 +11,19 @@ export interface TargetRow {
   secret_ref: string;
   created_at: Date;
   updated_at: Date;
+  /** The newest drill of one of its backups (see LAST_VERIFIED_BACKUP); absent where not selected. */
+  last_verified_backup?: { id: string; at: string; verified: boolean } | null;
 }
 
-const COLUMNS = 'id, tenant_id, name, host, port, database, ssl_mode, secret_ref, created_at, updated_at';
+// The target's most recently verified backup, for health views. backups_target_created narrows the
+// scan to the target's own backups; a target has at most a few hundred live ones.
+const LAST_VERIFIED_BACKUP = `(SELECT json_build_object('id', b.id, 'at', b.last_verified_at,
+    'verified', coalesce((b.last_verification->>'verified')::boolean, false))
+    FROM backups b WHERE b.target_id = targets.id AND b.last_verified_at IS NOT NULL
+    ORDER BY b.last_verified_at DESC, b.id DESC LIMIT 1) AS last_verified_backup`;
+
+const COLUMNS = `id, tenant_id, name, host, port, database, ssl_mode, secret_ref, created_at, updated_at,
+  ${LAST_VERIFIED_BACKUP}`;
 
 export interface TargetFields {
   name: string;

@@ -52,7 +52,9 @@ export const toTarget = (r: TargetRow): Target => ({
   database: r.database,
   sslMode: r.ssl_mode as SslMode,
   secretRef: r.secret_ref,
-  lastVerifiedBackup: null,
+  lastVerifiedBackup: r.last_verified_backup
+    ? { ...r.last_verified_backup, at: new Date(r.last_verified_backup.at).toISOString() }
+    : null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });

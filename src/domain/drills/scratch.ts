@@ -1,0 +1,100 @@
+import type pg from 'pg';
+import { quoteIdent } from '../../sql/identifiers.js';
+import { type TargetAccess, withTargetClient } from '../targets/session.js';
+
+/** The same server and credentials, another database on it. */
+export const accessToDatabase = (access: TargetAccess, database: string): TargetAccess => ({
+  ...access,
+  endpoint: { ...access.endpoint, database },
+});
+
+/**
+ * Drop a drill's scratch database if it exists, sessions and all (nobody else has business in it).
+ * Connects to the server's own database, never to the scratch one.
+ */
+export async function dropScratchDatabase(access: TargetAccess, database: string): Promise<void> {
+  await withTargetClient(access, async (client) => {
+    const version = Number(
+      (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0,
+    );
+    if (version >= 130000) {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+      return;
+    }
+    // Before 13 there is no FORCE: shut out new sessions, end the present ones, then drop.
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) return;
+    await client.query(`ALTER DATABASE ${quoteIdent(database)} ALLOW_CONNECTIONS false`);
+    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
+  });
+}
+
+export interface IndexCheck {
+  indexesChecked: number;
+  indexFailures: { index: string; message: string }[];
+  amcheck: { available: boolean; reason: string | null };
+}
+
+// amcheck reports corruption as data_corrupted (XX001) or index_corrupted (XX002).
+const CORRUPTION = new Set(['XX001', 'XX002']);
+const AMCHECK_SCHEMA = 'pgsteward_amcheck';
+
+/**
+ * bt_index_check on every valid btree index of the restored copy (system catalogs and TOAST aside).
+ * amcheck is installed into a schema of its own, so it cannot collide with anything the dump created;
+ * where it cannot be installed (not shipped, or not permitted), nothing is checked and the reason is kept.
+ */
+export async function checkBtreeIndexes(client: pg.ClientBase, signal: AbortSignal): Promise<IndexCheck> {
+  const schema = await installAmcheck(client);
+  if (typeof schema !== 'string') return { indexesChecked: 0, indexFailures: [], amcheck: schema };
+  const { rows } = await client.query<{ oid: number; name: string }>(
+    `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name
+       FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indexrelid
+       JOIN pg_am am ON am.oid = c.relam
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND c.relpersistence <> 't'
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+      ORDER BY 2`,
+  );
+  const indexFailures: IndexCheck['indexFailures'] = [];
+  let indexesChecked = 0;
+  for (const index of rows) {
+    signal.throwIfAborted();
+    try {
+      await client.query(`SELECT ${quoteIdent(schema)}.bt_index_check($1::oid::regclass)`, [index.oid]);
+      indexesChecked += 1;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (!CORRUPTION.has(code)) throw err;
+      indexesChecked += 1;
+      indexFailures.push({ index: index.name, message: (err as Error).message });
+    }
+  }
+  return { indexesChecked, indexFailures, amcheck: { available: true, reason: null } };
+}
+
+/** The schema holding amcheck's functions, or why amcheck cannot be used here. */
+async function installAmcheck(client: pg.ClientBase): Promise<string | IndexCheck['amcheck']> {
+  const present = await client.query<{ schema: string }>(
+    `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+      WHERE e.extname = 'amcheck'`,
+  );
+  const existing = present.rows[0]?.schema;
+  if (existing !== undefined) return existing; // the dump brought it along
+  try {
+    await client.query('BEGIN');
+    await client.query(`CREATE SCHEMA ${quoteIdent(AMCHECK_SCHEMA)}`);
+    await client.query(`CREATE EXTENSION amcheck SCHEMA ${quoteIdent(AMCHECK_SCHEMA)}`);
+    await client.query('COMMIT');
+    return AMCHECK_SCHEMA;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    const code = (err as { code?: string }).code ?? 'unknown';
+    return {
+      available: false,
+      reason: `amcheck could not be installed in the scratch database (SQLSTATE ${code}): ${(err as Error).message}`,
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import type { IResolvers, MercuriusContext } from 'mercurius';
+import {
+  deleteDrillPolicy,
+  getDrillPoliciesByTargets,
+  getDrillPolicy,
+  setDrillPolicy,
+  verifyBackup,
+} from '../../domain/drills/service.js';
+import type { Verification } from '../../domain/drills/verification.js';
+import { isPgStewardError } from '../../errors.js';
+import { toEnum } from '../enums.js';
+
+/** Restore drills: thin calls into the services REST uses; Target.drillPolicy goes through a loader. */
+export const drillResolvers: IResolvers = {
+  Query: {
+    drillPolicy: async (_r, { targetId }: { targetId: string }, { ctx }) => {
+      try {
+        return await getDrillPolicy(ctx, targetId);
+      } catch (err) {
+        if (isPgStewardError(err) && err.code === 'PGS_DRILL_POLICY_NOT_FOUND') return null;
+        throw err;
+      }
+    },
+  },
+  Mutation: {
+    verifyBackup: (_r, { backupId }: { backupId: string }, { ctx, reply }) => {
+      reply.request.auditActions = ['graphql:verifyBackup'];
+      return verifyBackup(ctx, backupId);
+    },
+    setDrillPolicy: (_r, a: { targetId: string; schedule: string; timezone?: string | null }, { ctx, reply }) => {
+      reply.request.auditActions = ['graphql:setDrillPolicy'];
+      return setDrillPolicy(ctx, a.targetId, { schedule: a.schedule, timezone: a.timezone ?? undefined });
+    },
+    deleteDrillPolicy: async (_r, { targetId }: { targetId: string }, { ctx, reply }) => {
+      reply.request.auditActions = ['graphql:deleteDrillPolicy'];
+      await deleteDrillPolicy(ctx, targetId);
+      return true;
+    },
+  },
+  Verification: { server: (v: Verification) => toEnum(v.server) },
+};
+
+type Query<T> = { obj: T };
+
+export const drillLoaders = {
+  Target: {
+    async drillPolicy(queries: Query<{ id: string }>[], { ctx }: MercuriusContext) {
+      if (!ctx.scopes.has('backups:read')) return queries.map(() => null);
+      const found = await getDrillPoliciesByTargets(
+        ctx,
+        queries.map((q) => q.obj.id),
+      );
+      return queries.map((q) => found.get(q.obj.id) ?? null);
+    },
+  },
+};
