@@ -3,6 +3,8 @@ import type { Config } from './config.js';
 import type { ConnectionSettings } from './db/pool.js';
 import { backupTask } from './domain/backups/run-backup.js';
 import { BACKUP_JOB_KIND } from './domain/backups/service.js';
+import { VERIFY_JOB_KIND } from './domain/drills/service.js';
+import { verifyTask } from './domain/drills/verify-task.js';
 import { restoreTask } from './domain/restores/run-restore.js';
 import { RESTORE_JOB_KIND } from './domain/restores/service.js';
 import type { Services } from './domain/services.js';
@@ -25,6 +27,11 @@ export function createJobWorker(o: {
         pool: o.pool,
         services: o.services,
         keepHours: o.config.restores.replaceKeepHours,
+      }),
+      [VERIFY_JOB_KIND]: verifyTask({
+        pool: o.pool,
+        services: o.services,
+        ...(o.config.drills.server ? { drillServer: o.config.drills.server } : {}),
       }),
     },
     concurrency: o.config.jobs.workers,

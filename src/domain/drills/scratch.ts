@@ -1,33 +1,14 @@
 import type pg from 'pg';
 import { quoteIdent } from '../../sql/identifiers.js';
+import { dropOwnDatabase } from '../restores/restore-into.js';
 import { type TargetAccess, withTargetClient } from '../targets/session.js';
-
-/** The same server and credentials, another database on it. */
-export const accessToDatabase = (access: TargetAccess, database: string): TargetAccess => ({
-  ...access,
-  endpoint: { ...access.endpoint, database },
-});
 
 /**
  * Drop a drill's scratch database if it exists, sessions and all (nobody else has business in it).
  * Connects to the server's own database, never to the scratch one.
  */
-export async function dropScratchDatabase(access: TargetAccess, database: string): Promise<void> {
-  await withTargetClient(access, async (client) => {
-    const version = Number(
-      (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0,
-    );
-    if (version >= 130000) {
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
-      return;
-    }
-    // Before 13 there is no FORCE: shut out new sessions, end the present ones, then drop.
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (exists.rowCount === 0) return;
-    await client.query(`ALTER DATABASE ${quoteIdent(database)} ALLOW_CONNECTIONS false`);
-    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
-    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
-  });
+export function dropScratchDatabase(access: TargetAccess, database: string): Promise<void> {
+  return withTargetClient(access, (client) => dropOwnDatabase(client, database));
 }
 
 export interface IndexCheck {

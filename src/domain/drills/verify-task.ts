@@ -1,0 +1,147 @@
+import type pg from 'pg';
+import { inTenantScope } from '../../db/tenant-scope.js';
+import { isPgStewardError } from '../../errors.js';
+import { JobFailure, type TaskContext, type TaskHandler } from '../../jobs/types.js';
+import { type BackupRow, selectBackup } from '../backups/queries.js';
+import { restoreInto } from '../restores/restore-into.js';
+import type { Services } from '../services.js';
+import { selectTarget, type TargetRow } from '../targets/queries.js';
+import { onDatabase, type TargetAccess, withTargetClient } from '../targets/session.js';
+import { type DrillServer, withDrillAccess } from './drill-server.js';
+import { recordVerification } from './queries.js';
+import { checkBtreeIndexes, dropScratchDatabase } from './scratch.js';
+import { compareTables, scratchDatabaseName, type Verification } from './verification.js';
+
+// Failures that say the backup itself cannot be restored: the drill ran and the backup failed it, so the
+// backup's record says so. Anything else (target unreachable, storage down) says nothing about the backup.
+const BACKUP_AT_FAULT = new Set([
+  'PGS_ARTIFACT_CORRUPT',
+  'PGS_ARTIFACT_MISSING',
+  'PGS_RESTORE_FAILED',
+  'PGS_DUMP_REFUSED',
+]);
+
+/**
+ * The worker's handler for `verify` jobs: restore the backup into a scratch database, count every
+ * table against the counts recorded at backup time, check btree indexes with amcheck, and always drop
+ * the scratch database. A mismatch is a drill that succeeded with verified:false; the backup's record
+ * (last_verified_at, last_verification) keeps the outcome either way.
+ */
+export function verifyTask(deps: { pool: pg.Pool; services: Services; drillServer?: DrillServer }): TaskHandler {
+  return async (task) => {
+    const backupId = String(task.job.payload.backupId ?? '');
+    const scope = { tenantId: task.job.tenantId };
+    const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(selectBackup(backupId)));
+    if (!backup) throw new JobFailure('PGS_BACKUP_NOT_FOUND', `Backup '${backupId}' was not found.`);
+    if (backup.status !== 'available') {
+      throw new JobFailure(
+        'PGS_BACKUP_NOT_AVAILABLE',
+        `Backup '${backupId}' is ${backup.status}; it cannot be verified.`,
+      );
+    }
+    const target = backup.target_id
+      ? await inTenantScope(deps.pool, scope, (tx) => tx.one<TargetRow>(selectTarget(backup.target_id ?? '')))
+      : undefined;
+    if (!target) throw new JobFailure('PGS_TARGET_NOT_FOUND', `The target of backup '${backupId}' no longer exists.`);
+    try {
+      const verification = await withDrillAccess(deps.services, deps.drillServer, target, (access, server) =>
+        drill(deps.services, task, backup, access, server),
+      );
+      await inTenantScope(deps.pool, scope, (tx) => tx.rows(recordVerification(backup.id, verification)));
+      return { backupId: backup.id, ...verification };
+    } catch (err) {
+      if (task.signal.aborted) throw err;
+      const failure = asJobFailure(err);
+      if (BACKUP_AT_FAULT.has(failure.code)) {
+        const failed: Verification & { error: { code: string; message: string } } = {
+          ...emptyVerification(task.job.id, deps.drillServer ? 'drill-server' : 'target'),
+          error: { code: failure.code, message: failure.message },
+        };
+        await inTenantScope(deps.pool, scope, (tx) => tx.rows(recordVerification(backup.id, failed)));
+      }
+      throw failure;
+    }
+  };
+}
+
+async function drill(
+  services: Services,
+  task: TaskContext,
+  backup: BackupRow,
+  access: TargetAccess,
+  server: Verification['server'],
+): Promise<Verification> {
+  const started = Date.now();
+  const scratch = scratchDatabaseName(task.job.id);
+  // A retry after a crash: the dead attempt's scratch database is ours to drop (restoreInto wants none).
+  await dropScratchDatabase(access, scratch);
+  let outcome: Omit<Verification, 'durationMs'>;
+  try {
+    outcome = await restoreAndCheck(services, task, backup, access, scratch, server);
+  } catch (err) {
+    await task.reportProgress({ phase: 'cleanup', database: scratch }).catch(() => {});
+    await dropScratchDatabase(access, scratch).catch(() => {}); // the original error is the one to report
+    throw err;
+  }
+  await task.reportProgress({ phase: 'cleanup', database: scratch }).catch(() => {});
+  await dropScratchDatabase(access, scratch);
+  return { ...outcome, durationMs: Date.now() - started };
+}
+
+async function restoreAndCheck(
+  services: Services,
+  task: TaskContext,
+  backup: BackupRow,
+  access: TargetAccess,
+  scratch: string,
+  server: Verification['server'],
+): Promise<Omit<Verification, 'durationMs'>> {
+  const restored = await restoreInto({
+    services,
+    access,
+    backup,
+    database: scratch,
+    selection: { tables: [], schemas: [], parallel: 1, noOwner: true, noPrivileges: true, includeGlobals: false },
+    signal: task.signal,
+    onProgress: (p) => {
+      task.reportProgress({ ...p, database: scratch }).catch(() => {});
+    },
+  });
+  await task.reportProgress({ phase: 'amcheck', database: scratch }).catch(() => {});
+  const indexes = await withTargetClient(onDatabase(access, scratch), (client) =>
+    checkBtreeIndexes(client, task.signal),
+  );
+  const { tables, mismatches } = compareTables(backup.tables, restored.tables);
+  return {
+    verified: mismatches.length === 0 && indexes.indexFailures.length === 0,
+    jobId: task.job.id,
+    server,
+    tables,
+    mismatches,
+    ...indexes,
+  };
+}
+
+function emptyVerification(jobId: string, server: Verification['server']): Verification {
+  return {
+    verified: false,
+    jobId,
+    server,
+    tables: [],
+    mismatches: [],
+    indexesChecked: 0,
+    indexFailures: [],
+    amcheck: { available: false, reason: 'the restore did not complete' },
+    durationMs: 0,
+  };
+}
+
+function asJobFailure(err: unknown): JobFailure {
+  if (err instanceof JobFailure) return err;
+  if (isPgStewardError(err)) return new JobFailure(err.code, err.message);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return new JobFailure('PGS_DRILL_FAILED', `The drill's session ended with SQLSTATE ${code}.`);
+  }
+  throw err; // our bug: the worker records PGS_INTERNAL and logs it
+}
