@@ -1,6 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import type { Test } from 'tap';
+import type { ArtifactStorage } from '../../src/domain/backups/storage/artifact-storage.js';
 import { type JobView, waitForJob } from '../backups/backup-flow.js';
 import { createSourceDatabase } from '../backups/source-database.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
@@ -24,6 +27,20 @@ export async function restoreFixture(t: Test) {
   await seedTenants('acme', 'globex');
   const cluster = db.cluster;
   const source = await createSourceDatabase(t, cluster, { rows: 200 });
+  // Registered after the source database: teardowns run last-first, so this runs before its role is dropped.
+  const admin = new pg.Pool({ ...cluster.clientConfig(), max: 2 });
+  const made = new Set<string>();
+  t.teardown(async () => {
+    // Each name, and whatever a replace renamed aside from it.
+    for (const name of made) {
+      const { rows } = await admin.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE datname LIKE $1', [
+        `${name}%`,
+      ]);
+      for (const { d } of rows) await admin.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`).catch(() => {});
+    }
+    await admin.end();
+  });
+
   writeSecrets({
     'acme/main': {
       username: source.role,
@@ -50,13 +67,6 @@ export async function restoreFixture(t: Test) {
     payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'verify-full' },
   });
   const targetId = created.json().id as string;
-
-  const admin = new pg.Pool({ ...cluster.clientConfig(), max: 2 });
-  const made = new Set<string>();
-  t.teardown(async () => {
-    for (const name of made) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
-    await admin.end();
-  });
 
   /** A fresh database name, dropped at teardown (with anything renamed aside from it). */
   const newName = (prefix = 'rst') => {
@@ -124,7 +134,26 @@ export async function restoreFixture(t: Test) {
     return { status: res.statusCode, body: res.json(), job };
   }
 
+  /** The stored key of a backup's artifact (not part of the API). */
+  const artifactKey = async (backupId: string) =>
+    (await db.ownerQuery<{ k: string }>('SELECT artifact_key AS k FROM backups WHERE id = $1', [backupId]))[0]
+      ?.k as string;
+
+  /** Replace a backup's bytes and make its record agree, as a tampered-but-consistent backup would. */
+  async function tamper(backupId: string, edit: (text: string) => string): Promise<void> {
+    const key = await artifactKey(backupId);
+    const bytes = Buffer.from(edit((await readArtifact(testApp.services.storage, key)).toString('utf8')), 'utf8');
+    await writeArtifact(testApp.services.storage, key, bytes);
+    await db.ownerQuery('UPDATE backups SET sha256 = $1, size_bytes = $2 WHERE id = $3', [
+      createHash('sha256').update(bytes).digest('hex'),
+      bytes.length,
+      backupId,
+    ]);
+  }
+
   return {
+    artifactKey,
+    tamper,
     ...testApp,
     cluster,
     source,
@@ -139,4 +168,18 @@ export async function restoreFixture(t: Test) {
     backup,
     restore,
   };
+}
+
+/** Read a stored single-file artifact whole. */
+export async function readArtifact(storage: ArtifactStorage, key: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of await storage.read(key)) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Overwrite a stored artifact with other bytes. */
+export async function writeArtifact(storage: ArtifactStorage, key: string, bytes: Buffer): Promise<void> {
+  const writer = await storage.createWriter(key);
+  await pipeline(Readable.from([bytes]), writer.stream);
+  await writer.commit();
 }
