@@ -12,6 +12,7 @@ import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
 import { drillLoaders, drillResolvers } from './resolvers/drills.js';
 import { operationResolvers } from './resolvers/operations.js';
+import { restoreLoaders, restoreResolvers } from './resolvers/restores.js';
 import { tenantResolvers } from './resolvers/tenants.js';
 
 export interface GraphqlOptions {
@@ -22,7 +23,13 @@ export interface GraphqlOptions {
   listen?: ConnectionSettings;
 }
 
-const resolvers = mergeResolvers(tenantResolvers, operationResolvers, drillResolvers, jobUpdateResolvers);
+const resolvers = mergeResolvers(
+  tenantResolvers,
+  operationResolvers,
+  drillResolvers,
+  restoreResolvers,
+  jobUpdateResolvers,
+);
 
 function mergeResolvers(...parts: IResolvers[]): IResolvers {
   const merged: Record<string, Record<string, unknown>> = {};
@@ -49,7 +56,11 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
   await app.register(mercurius, {
     schema: loadSchema(),
     resolvers,
-    loaders: mergeResolvers(loaders as IResolvers, drillLoaders as IResolvers) as typeof loaders,
+    loaders: mergeResolvers(
+      loaders as IResolvers,
+      drillLoaders as IResolvers,
+      restoreLoaders as IResolvers,
+    ) as typeof loaders,
     path: '/graphql',
     subscription: {
       // The upgrade request went through the same bearer-token authentication as every /graphql request.
