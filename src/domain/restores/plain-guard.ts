@@ -81,7 +81,7 @@ const ROLE_NAME = String.raw`("(?:[^"]|"")+"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-
 const OWNER_TO = new RegExp(String.raw`\bOWNER TO ${ROLE_NAME}`, 'g');
 const FOR_ROLE = new RegExp(String.raw`\bFOR ROLE ${ROLE_NAME}`, 'g');
 const GRANT_TO =
-  /^(?:GRANT|REVOKE)\b.*?\s(?:TO|FROM)\s+(.+?)(?:\s+WITH\s+(?:GRANT|ADMIN)\s+OPTION|\s+GRANTED\s+BY\s+.*|\s+CASCADE)?;\s*$/;
+  /^(?:ALTER DEFAULT PRIVILEGES .*?\s)?(?:GRANT|REVOKE)\b.*?\s(?:TO|FROM)\s+(.+?)(?:\s+WITH\s+(?:GRANT|ADMIN)\s+OPTION|\s+GRANTED\s+BY\s+.*|\s+CASCADE)?;\s*$/;
 
 export function unquoteRoleName(name: string): string {
   return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
