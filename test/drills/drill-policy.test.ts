@@ -166,12 +166,15 @@ t.test('the scheduler enqueues exactly one drill per due tick, with two schedule
   const target = await createTarget('scheduled');
   const backupId = await seedAvailableBackup(target);
   const empty = await createTarget('nobackups');
+  // A daily schedule whose tick was two minutes ago, and a last tick before that: exactly one tick is
+  // due, and the next is a day away, however slowly this test runs.
+  const due = new Date(Date.now() - 120_000);
+  const schedule = `${due.getUTCMinutes()} ${due.getUTCHours()} * * *`;
   for (const id of [target, empty]) {
-    await app.inject({ method: 'PUT', url: policyUrl(id), headers: bearer(acme), payload: { schedule: '* * * * *' } });
+    await app.inject({ method: 'PUT', url: policyUrl(id), headers: bearer(acme), payload: { schedule } });
   }
-  // Make a tick due: the policy last acted 90 s ago, so at least one minute boundary has passed since.
   await db.ownerQuery(
-    `UPDATE drill_policies SET last_tick = now() - interval '90 seconds' WHERE target_id = ANY($1::uuid[])`,
+    `UPDATE drill_policies SET last_tick = now() - interval '4 minutes' WHERE target_id = ANY($1::uuid[])`,
     [[target, empty]],
   );
   const settings = db.ownerSettings;
