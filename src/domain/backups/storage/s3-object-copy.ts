@@ -1,11 +1,7 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  type S3Client,
-  UploadPartCopyCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+/** The SDK module, passed in by its (lazy) loader so that this file does not load it at start-up. */
+type S3Sdk = typeof import('@aws-sdk/client-s3');
 
 /** CopyObject refuses sources over 5 GiB; beyond that S3 only copies in parts (UploadPartCopy). */
 export const SINGLE_COPY_LIMIT_BYTES = 5 * 1024 ** 3;
@@ -29,10 +25,10 @@ export interface ObjectCopy {
  * (512 MiB each, or larger so that a 5 TiB object still fits in 10,000 parts), aborted on failure
  * so no orphaned parts stay billed.
  */
-export async function copyObject(client: S3Client, copy: ObjectCopy): Promise<void> {
+export async function copyObject(sdk: S3Sdk, client: S3Client, copy: ObjectCopy): Promise<void> {
   const copySource = `${copy.bucket}/${copy.sourceKey.split('/').map(encodeURIComponent).join('/')}`;
   if (copy.sizeBytes <= (copy.singleCopyLimitBytes ?? SINGLE_COPY_LIMIT_BYTES)) {
-    await client.send(new CopyObjectCommand({ Bucket: copy.bucket, Key: copy.targetKey, CopySource: copySource }));
+    await client.send(new sdk.CopyObjectCommand({ Bucket: copy.bucket, Key: copy.targetKey, CopySource: copySource }));
     return;
   }
 
@@ -43,7 +39,7 @@ export async function copyObject(client: S3Client, copy: ObjectCopy): Promise<vo
   }
 
   const { UploadId } = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: copy.bucket, Key: copy.targetKey }),
+    new sdk.CreateMultipartUploadCommand({ Bucket: copy.bucket, Key: copy.targetKey }),
   );
   try {
     const etags: string[] = [];
@@ -52,7 +48,7 @@ export async function copyObject(client: S3Client, copy: ObjectCopy): Promise<vo
     const copyParts = async () => {
       for (let range = ranges[next++]; range !== undefined && !failed; range = ranges[next++]) {
         const result = await client.send(
-          new UploadPartCopyCommand({
+          new sdk.UploadPartCopyCommand({
             Bucket: copy.bucket,
             Key: copy.targetKey,
             UploadId,
@@ -78,7 +74,7 @@ export async function copyObject(client: S3Client, copy: ObjectCopy): Promise<vo
     const rejected = outcomes.find((outcome) => outcome.status === 'rejected');
     if (rejected) throw rejected.reason;
     await client.send(
-      new CompleteMultipartUploadCommand({
+      new sdk.CompleteMultipartUploadCommand({
         Bucket: copy.bucket,
         Key: copy.targetKey,
         UploadId,
@@ -87,7 +83,7 @@ export async function copyObject(client: S3Client, copy: ObjectCopy): Promise<vo
     );
   } catch (err) {
     await client
-      .send(new AbortMultipartUploadCommand({ Bucket: copy.bucket, Key: copy.targetKey, UploadId }))
+      .send(new sdk.AbortMultipartUploadCommand({ Bucket: copy.bucket, Key: copy.targetKey, UploadId }))
       .catch(() => undefined); // the copy error is the one to report
     throw err;
   }
