@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -13,8 +14,11 @@ export interface RunPgToolOptions {
   env: Record<string, string>;
   /** Aborting stops the tool (see stopTool) and rejects `done` with an AbortError. */
   signal?: AbortSignal;
-  /** 'pipe' hands back stdout, which the caller MUST consume (or the tool blocks); default 'ignore'. */
-  stdout?: 'pipe' | 'ignore';
+  /**
+   * 'pipe' hands back stdout, which the caller MUST consume (or the tool blocks); a socket becomes the
+   * tool's stdout (see openToolOutput); default 'ignore'.
+   */
+  stdout?: 'pipe' | 'ignore' | Socket;
   /** 'pipe' hands back stdin (e.g. to feed pg_restore an archive); default 'ignore'. */
   stdin?: 'pipe' | 'ignore';
   /** Each stderr line, with password-looking parts redacted: progress and warnings for the job log. */

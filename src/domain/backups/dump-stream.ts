@@ -1,8 +1,9 @@
-import { Transform, type TransformCallback, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { Errors } from '../../errors.js';
 import { type PgToolRun, runPgTool } from '../../pgtools/run-tool.js';
 import type { SelectedTool } from '../../pgtools/select-tool.js';
+import { openToolOutput, type ToolOutput } from '../../pgtools/tool-output.js';
 import type { BackupFormat } from './options.js';
 import type { ArtifactStorage, StoredObject } from './storage/artifact-storage.js';
 import { TarStructureCheck } from './tar-check.js';
@@ -10,52 +11,91 @@ import { TarStructureCheck } from './tar-check.js';
 /** pg_dump's last words in a complete plain-format dump (before 15.18's \unrestrict line). */
 export const PLAIN_DUMP_TRAILER = '-- PostgreSQL database dump complete';
 
-/**
- * Copies every chunk to a side stream (pg_restore's stdin) while passing it on, with backpressure from
- * both. If the side goes away early, the main flow continues: the side's own exit status reports why.
- */
-class Tee extends Transform {
-  #side: Writable | null;
-  #waiting: (() => void) | null = null;
+const TAIL_BYTES = 4096;
 
-  constructor(side: Writable) {
-    super();
-    this.#side = side;
-    const release = () => {
-      this.#side = null;
-      this.#waiting?.();
-      this.#waiting = null;
-    };
-    side.on('error', release);
-    side.on('close', release);
-  }
+/** Keeps the last bytes that passed, for the plain format's completion trailer; copies, never allocates. */
+class TailKeeper {
+  readonly #buffer = Buffer.alloc(TAIL_BYTES);
+  #length = 0;
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const side = this.#side;
-    if (side === null || side.write(chunk)) {
-      done(null, chunk);
+  observe(chunk: Buffer): void {
+    if (chunk.length >= TAIL_BYTES) {
+      chunk.copy(this.#buffer, 0, chunk.length - TAIL_BYTES);
+      this.#length = TAIL_BYTES;
       return;
     }
-    this.#waiting = () => done(null, chunk);
-    side.once('drain', () => {
-      this.#waiting?.();
-      this.#waiting = null;
-    });
+    const kept = Math.min(this.#length, TAIL_BYTES - chunk.length);
+    this.#buffer.copyWithin(0, this.#length - kept, this.#length);
+    chunk.copy(this.#buffer, kept);
+    this.#length = kept + chunk.length;
   }
 
-  override _flush(done: TransformCallback): void {
-    this.#side?.end();
-    done();
+  get tail(): Buffer {
+    return this.#buffer.subarray(0, this.#length);
   }
 }
 
-/** Keeps the last bytes that passed, for the plain format's completion trailer. */
-class TailKeeper extends Transform {
-  tail = Buffer.alloc(0);
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.tail = Buffer.concat([this.tail, chunk]).subarray(-4096);
-    done(null, chunk);
-  }
+/**
+ * Hands every chunk of pg_dump's output to the inspectors (synchronously), to the verifier (pg_restore's
+ * stdin) and to the storage writer, and holds the chunk's buffer until both writes are done with it;
+ * the output channel pauses pg_dump's stdout while too many chunks are held, which is the backpressure.
+ * If the verifier goes away early, the main flow continues: its own exit status reports why.
+ * Resolves once the storage stream has finished.
+ */
+function pumpDump(o: {
+  output: ToolOutput;
+  stdout: Readable | null;
+  verifier: Writable | null;
+  inspect: ((chunk: Buffer) => void) | undefined;
+  sink: Writable;
+}): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const { output, sink } = o;
+    let verifier = o.verifier;
+    const verifierHolds = new Set<() => void>();
+    // After 'close' no write of the verifier's is in flight: what it still held is free.
+    verifier?.on('close', () => {
+      verifier = null;
+      for (const release of verifierHolds) release();
+      verifierHolds.clear();
+    });
+    verifier?.on('error', () => {
+      verifier = null;
+    });
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      output.destroy();
+      reject(err);
+    };
+    output.start(o.stdout, {
+      onChunk(chunk, hold) {
+        o.inspect?.(chunk);
+        if (verifier !== null) {
+          const release = hold();
+          verifierHolds.add(release);
+          verifier.write(chunk, () => {
+            verifierHolds.delete(release);
+            release();
+          });
+        }
+        const release = hold();
+        sink.write(chunk, (err) => {
+          release();
+          if (err) fail(err);
+        });
+      },
+      onEnd() {
+        verifier?.end();
+        sink.end();
+      },
+      onError: fail,
+    });
+    finished(sink).then(() => {
+      if (!failed) resolve();
+    }, fail);
+  });
 }
 
 export interface StreamedDump {
@@ -93,17 +133,19 @@ export async function streamDumpToStorage(o: {
   o.signal.addEventListener('abort', onOuterAbort, { once: true });
   const writer = await o.storage.createWriter(o.key, { signal: stop.signal, group: o.group });
   const runs: PgToolRun[] = [];
+  let output: ToolOutput | undefined;
   try {
+    output = await openToolOutput();
     const dump = runPgTool({
       path: o.pgDump.path,
       args: o.args,
       env: o.env,
       signal: stop.signal,
-      stdout: 'pipe',
+      stdout: output.stdout,
       onStderrLine: o.onStderrLine,
     });
     runs.push(dump);
-    const stages: Transform[] = [];
+    let verifier: Writable | null = null;
     let tarCheck: TarStructureCheck | undefined;
     let tail: TailKeeper | undefined;
     if (o.format === 'custom' || o.format === 'tar') {
@@ -115,19 +157,22 @@ export async function streamDumpToStorage(o: {
         stdin: 'pipe',
       });
       runs.push(verify);
-      stages.push(new Tee(verify.stdin as Writable));
-      if (o.format === 'tar') {
-        tarCheck = new TarStructureCheck();
-        stages.push(tarCheck);
-      }
+      verifier = verify.stdin;
+      if (o.format === 'tar') tarCheck = new TarStructureCheck();
     } else {
       tail = new TailKeeper();
-      stages.push(tail);
     }
+    const inspector = tarCheck ?? tail;
     const progress = setInterval(() => o.onProgress(writer.bytesWritten), 500);
     try {
       await Promise.all([
-        pipeline([dump.stdout as NodeJS.ReadableStream, ...stages, writer.stream]),
+        pumpDump({
+          output,
+          stdout: dump.stdout,
+          verifier,
+          inspect: inspector && ((chunk) => inspector.observe(chunk)),
+          sink: writer.stream,
+        }),
         ...runs.map((r) => r.done),
       ]);
     } finally {
@@ -149,10 +194,12 @@ export async function streamDumpToStorage(o: {
     return { stored: await writer.commit(), verifiedBy };
   } catch (err) {
     stop.abort(err);
+    output?.destroy();
     await Promise.allSettled(runs.map((r) => r.done));
     await writer.abort();
     throw err;
   } finally {
+    output?.destroy();
     o.signal.removeEventListener('abort', onOuterAbort);
   }
 }

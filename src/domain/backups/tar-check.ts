@@ -1,12 +1,10 @@
-import { Transform, type TransformCallback } from 'node:stream';
-
 /**
  * A streaming structural check of a tar archive. pg_restore reading a tar archive from a pipe exits 0
  * even when the archive was cut short (measured with pg_restore 15.18: truncated at 5 kB of 1.3 MB,
  * exit status 0), so a tar-format backup also has to prove it is whole: every header's checksum holds,
  * every member's data is complete, and the archive ends with its end-of-archive zero blocks.
  */
-export class TarStructureCheck extends Transform {
+export class TarStructureCheck {
   #pending = Buffer.alloc(0);
   /** Bytes of member data (plus padding) still to skip before the next header. */
   #skip = 0;
@@ -15,9 +13,9 @@ export class TarStructureCheck extends Transform {
   #problem: string | undefined;
   readonly members: string[] = [];
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** Inspects the next chunk of the archive; keeps (copies) at most a partial header of it. */
+  observe(chunk: Buffer): void {
     if (this.#problem === undefined && !this.#ended) this.#inspect(chunk);
-    done(null, chunk);
   }
 
   #inspect(chunk: Buffer): void {

@@ -19,7 +19,10 @@ export interface StoredObject {
  * under the final key (and, once abort() resolves, nothing under the temporary name either).
  */
 export interface ArtifactWriter {
-  /** Stream bytes in; hashing (sha256) and counting happen as they pass, nothing is buffered whole. */
+  /**
+   * Stream bytes in; hashing (sha256) and counting happen as they pass, nothing is buffered whole. Once a
+   * write's callback has run, the stream holds no reference to that chunk: the caller may reuse its memory.
+   */
   readonly stream: Writable;
   /** Bytes accepted so far (for progress). */
   readonly bytesWritten: number;
