@@ -7,6 +7,8 @@ export interface BareConnection {
   bindir: string;
   /** `host=... port=... dbname=... user=... sslmode=require`; the password is in PGPASSFILE. */
   conninfo: string;
+  /** The same, naming another database of the cluster (B3's fresh ones); PGPASSFILE covers them. */
+  conninfoOf(database: string): string;
   passfile: string;
 }
 
@@ -58,4 +60,31 @@ export async function runTeeVerifiedDump(conn: BareConnection, file: string): Pr
   });
   await Promise.all([exited(dump, 'pg_dump'), exited(tee, 'tee'), exited(restore, 'pg_restore')]);
   return performance.now() - started;
+}
+
+/**
+ * B3's baseline: `createdb` (connected to the source database, as the same role) and then
+ * `pg_restore --exit-on-error -j <parallel>` of a custom dump into it. Each tool is timed on its own.
+ */
+export async function runBareRestore(
+  conn: BareConnection,
+  file: string,
+  database: string,
+  parallel: number,
+): Promise<{ createdbMs: number; pgRestoreMs: number }> {
+  const env = toolEnv(conn);
+  const started = performance.now();
+  const createdb = spawn(join(conn.bindir, 'createdb'), [`--maintenance-db=${conn.conninfo}`, '--', database], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await exited(createdb, 'createdb');
+  const created = performance.now();
+  const restore = spawn(
+    join(conn.bindir, 'pg_restore'),
+    ['--exit-on-error', `--jobs=${parallel}`, `--dbname=${conn.conninfoOf(database)}`, file],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await exited(restore, 'pg_restore');
+  return { createdbMs: created - started, pgRestoreMs: performance.now() - created };
 }

@@ -14,6 +14,8 @@ export interface Measurement {
   /** Wall time: POST to `succeeded` for pgsteward, spawn to exit for the others. */
   ms: number;
   artifactBytes: number;
+  /** The backup, when it was kept (for B3) rather than deleted after the run. */
+  keptBackupId?: string;
   /** Peak RSS of each child tool, by command name (max over processes of that name), in kB. */
   toolPeakKb: Record<string, number>;
   /** CPU seconds of the child tools (reaped children's user + system time). */
@@ -51,7 +53,7 @@ const TOOLS = ['pg_dump', 'pg_restore', 'tee'];
 /**
  * One backup through the API: POST, then GET /v1/jobs/{id} every 100 ms, every 10 ms once pg_dump has
  * exited (only the verification and bookkeeping remain), until the job has succeeded. The artifact is
- * deleted through the API afterwards.
+ * deleted through the API afterwards, unless `keepBackup` (B3 restores it).
  */
 export async function measureApiBackup(
   api: PgstewardApi,
@@ -59,6 +61,7 @@ export async function measureApiBackup(
   targetId: string,
   serverPid: number,
   run: number,
+  opts: { keepBackup?: boolean } = {},
 ): Promise<Measurement> {
   const baselineKb = statusKb(serverPid, 'VmRSS') ?? 0;
   resetPeakRss(serverPid);
@@ -89,7 +92,7 @@ export async function measureApiBackup(
   }
   const backupId = finished.backupId ?? '';
   const backup = await api.expect<{ sizeBytes: number }>(200, 'GET', `/v1/backups/${backupId}`, token);
-  await api.expect(200, 'DELETE', `/v1/backups/${backupId}`, token);
+  if (!opts.keepBackup) await api.expect(200, 'DELETE', `/v1/backups/${backupId}`, token);
   const dump = report.children.find((c) => c.comm === 'pg_dump');
   const dumpStart = dump?.firstSeenMs ?? started;
   const dumpEnd = dump?.lastSeenMs ?? endedAt;
@@ -98,6 +101,7 @@ export async function measureApiBackup(
     run,
     ms: endedAt - started,
     artifactBytes: backup.sizeBytes,
+    ...(opts.keepBackup ? { keptBackupId: backupId } : {}),
     toolPeakKb: toolPeaks(report, TOOLS),
     toolCpuS: cpuAfter.children - cpuBefore.children,
     pgsteward: {

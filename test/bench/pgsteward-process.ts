@@ -74,6 +74,7 @@ export interface JobView {
   id: string;
   status: string;
   backupId: string | null;
+  restoreId: string | null;
   progress: Record<string, unknown>;
   error: { code: string; message: string } | null;
   result: Record<string, unknown> | null;

@@ -1,6 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Machine } from './machine.js';
 import type { Measurement, Variant } from './measure.js';
+import type { RestoreResult } from './measure-restore.js';
+import { mb, median, medianPairedRatio, mib, s, table, verdict, x } from './report-format.js';
+import { renderRestoreSections } from './report-restore.js';
 
 export interface SizeResult {
   sizeMb: number;
@@ -14,6 +17,8 @@ export interface SizeResult {
   reReadBytes: number;
   server: { startupPeakKb: number; idleKb: number };
   measurements: Measurement[];
+  /** B3, unless skipped (BENCH_B3=0). */
+  restore?: RestoreResult;
 }
 
 export interface BenchResult {
@@ -31,22 +36,8 @@ export const GOALS = { ratio: 1.03, peakMiB: 150, growthMiB: 10 };
 export const RESULTS_START = '<!-- bench:results:start (written by npm run bench; edits inside are lost) -->';
 export const RESULTS_END = '<!-- bench:results:end -->';
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
 const of = (size: SizeResult, variant: Variant) => size.measurements.filter((m) => m.variant === variant);
 const ms = (list: Measurement[]) => list.map((m) => m.ms);
-const s = (millis: number) => (millis / 1000).toFixed(2);
-const mib = (kb: number) => (kb / 1024).toFixed(1);
-const mb = (bytes: number) => (bytes / 1048576).toFixed(0);
-const x = (ratio: number) => ratio.toFixed(3);
-const verdict = (ok: boolean) => (ok ? '**met**' : '**missed**');
 
 export interface SizeSummary {
   size: SizeResult;
@@ -63,26 +54,17 @@ export function summarize(size: SizeResult): SizeSummary {
   const api = of(size, 'pgsteward');
   const bare = of(size, 'bare');
   const medians = { pgsteward: median(ms(api)), bare: median(ms(bare)), tee: median(ms(of(size, 'tee'))) };
-  const paired = api.flatMap((a) => {
-    const b = bare.find((m) => m.run === a.run);
-    return b ? [a.ms / b.ms] : [];
-  });
   const peaks = api.map((m) => m.pgsteward?.peakKb ?? 0);
   return {
     size,
     medians,
     ratio: medians.pgsteward / medians.bare,
-    pairedRatio: median(paired),
+    pairedRatio: medianPairedRatio(api, bare),
     teeRatio: medians.tee / medians.bare,
     overTee: medians.pgsteward / medians.tee,
     serverPeakKb: Math.max(...peaks),
     serverPeakMedianKb: median(peaks),
   };
-}
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 function wallTimeSection(summaries: SizeSummary[]): string {
@@ -254,7 +236,8 @@ export function renderResults(result: BenchResult): string {
     '',
     memory.text,
     '',
-    '### Every run',
+    ...renderRestoreSections(result.sizes),
+    '### B1 and B2: every run',
     '',
     runsSection(result.sizes),
   ].join('\n');

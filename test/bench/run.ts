@@ -1,7 +1,9 @@
-// `npm run bench`: pgsteward's backup through the API against bare pg_dump, and pgsteward's memory.
+// `npm run bench`: pgsteward's backup through the API against bare pg_dump (B1), pgsteward's memory (B2),
+// and a restore through the API against bare createdb + pg_restore -j2 (B3).
 // Never part of `npm test` (tap only runs *.test.ts). Knobs: BENCH_SIZE_MB (comma-separated sizes,
 // default "100,1024"), BENCH_RUNS (runs of each variant per size, default 3), BENCH_SERVER (built|tsx),
-// BENCH_DOC (where the results go, default docs/BENCHMARKS.md; "none" to only print), BENCH_KEEP=1.
+// BENCH_DOC (where the results go, default docs/BENCHMARKS.md; "none" to only print), BENCH_B3=0 (skip
+// B3), BENCH_KEEP=1.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +18,7 @@ import { startTestCluster, type TestCluster } from '../helpers/pg-cluster.js';
 import type { BareConnection } from './bare-dump.js';
 import { describeMachine } from './machine.js';
 import { type Measurement, measureApiBackup, measureBareDump, timeSha256ReRead, type Variant } from './measure.js';
+import { measureRestores, type RestoreResult } from './measure-restore.js';
 import {
   buildServer,
   PgstewardApi,
@@ -31,6 +34,7 @@ const env = process.env;
 const sizes = (env.BENCH_SIZE_MB ?? '100,1024').split(',').map((v) => Number(v.trim()));
 const runs = Number(env.BENCH_RUNS ?? 3);
 const serverMode = (env.BENCH_SERVER ?? 'built') as ServerMode;
+const withRestore = env.BENCH_B3 !== '0';
 const docPath = env.BENCH_DOC === 'none' ? null : (env.BENCH_DOC ?? join(PROJECT_ROOT, 'docs', 'BENCHMARKS.md'));
 if (sizes.some((v) => !Number.isInteger(v) || v < 1) || !Number.isInteger(runs) || runs < 1) {
   throw new Error('BENCH_SIZE_MB must list whole MiB sizes (e.g. 100,1024) and BENCH_RUNS must be a whole number');
@@ -51,11 +55,14 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Room for the database, its WAL, a kept bare dump and an artifact in flight, with a margin. */
+/**
+ * Room for the database, its WAL, a kept bare dump and an artifact in flight, with a margin; with B3,
+ * also the kept backup, pgsteward's private copy of it, and one restored database with its WAL.
+ */
 function checkDiskSpace(dir: string): void {
   const fs = statfsSync(dir);
   const freeMiB = (fs.bavail * fs.bsize) / 1048576;
-  const neededMiB = Math.max(...sizes) * 4 + 2048;
+  const neededMiB = Math.max(...sizes) * (withRestore ? 7 : 4) + 2048;
   if (freeMiB < neededMiB) throw new Error(`${dir} has ${freeMiB.toFixed(0)} MiB free; the bench needs ${neededMiB}`);
   log(`disk: ${freeMiB.toFixed(0)} MiB free in ${dir}, ${neededMiB} MiB needed at most`);
 }
@@ -80,12 +87,12 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
   });
   const passfile = join(dir, 'pgpass');
   const passLine = ['127.0.0.1', cluster.port, source.name, source.role, source.password].map(passfileField);
-  writeFileSync(passfile, `${passLine.join(':')}\n`, { mode: 0o600 });
-  const bare: BareConnection = {
-    bindir: cluster.bindir,
-    conninfo: `host=127.0.0.1 port=${cluster.port} dbname=${source.name} user=${source.role} sslmode=require`,
-    passfile,
-  };
+  // The second line covers B3's fresh databases (the first matching line wins, so B1 uses the first).
+  const anyDbLine = ['127.0.0.1', cluster.port, '*', source.role, source.password].map(passfileField);
+  writeFileSync(passfile, `${passLine.join(':')}\n${anyDbLine.join(':')}\n`, { mode: 0o600 });
+  const conninfoOf = (dbname: string) =>
+    `host=127.0.0.1 port=${cluster.port} dbname=${dbname} user=${source.role} sslmode=require`;
+  const bare: BareConnection = { bindir: cluster.bindir, conninfo: conninfoOf(source.name), conninfoOf, passfile };
 
   let server: PgstewardProcess | undefined;
   try {
@@ -109,7 +116,7 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
       secret: JWT_SECRET,
       sub: 'bench',
       tenant: TENANT,
-      scopes: ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read'],
+      scopes: ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read', 'restores:write'],
       ttlSeconds: 7200,
     });
     await api.expect(201, 'POST', '/v1/tenants', admin, { id: TENANT, name: 'Benchmark' });
@@ -125,16 +132,19 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
 
     const measurements: Measurement[] = [];
     const fileOf = (variant: Variant) => join(dir, `${variant}.dump`);
+    let keptBackupId: string | undefined;
     for (let run = 0; run < runs; run++) {
       // Rotated, so each variant runs first, second and third equally often: no order bias.
       const order = [...VARIANTS.slice(run % 3), ...VARIANTS.slice(0, run % 3)];
       for (const variant of order) {
         const keepFile = variant === 'bare' && run === runs - 1;
+        const keepBackup = withRestore && variant === 'pgsteward' && run === runs - 1;
         const m =
           variant === 'pgsteward'
-            ? await measureApiBackup(api, token, target.id, server.pid, run)
+            ? await measureApiBackup(api, token, target.id, server.pid, run, { keepBackup })
             : await measureBareDump(variant, bare, fileOf(variant), run, { keepFile });
         measurements.push(m);
+        keptBackupId ??= m.keptBackupId;
         log(
           `run ${run + 1}/${runs} ${variant.padEnd(9)} ${(m.ms / 1000).toFixed(2)} s, ` +
             `${(m.artifactBytes / 1048576).toFixed(0)} MiB` +
@@ -145,6 +155,25 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
     const bareFile = fileOf('bare');
     const reReadBytes = statSync(bareFile).size;
     const sha256ReReadMs = await timeSha256ReRead(bareFile);
+    let restore: RestoreResult | undefined;
+    if (keptBackupId !== undefined) {
+      log(`\n== ${sizeMb} MiB: B3, restores`);
+      restore = await measureRestores({
+        cluster,
+        api,
+        token,
+        serverPid: server.pid,
+        backupId: keptBackupId,
+        bareFile,
+        bare,
+        role: source.role,
+        sizeMb,
+        expectedRows: source.rows,
+        runs,
+        log,
+      });
+      await api.expect(200, 'DELETE', `/v1/backups/${keptBackupId}`, token);
+    }
     rmSync(bareFile, { force: true });
     return {
       sizeMb,
@@ -156,6 +185,7 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
       reReadBytes,
       server: { startupPeakKb, idleKb },
       measurements,
+      ...(restore ? { restore } : {}),
     };
   } catch (err) {
     if (server) log(`pgsteward output:\n${server.output()}`);
@@ -191,7 +221,7 @@ async function main(): Promise<void> {
     const result: BenchResult = {
       machine,
       command: 'npm run bench',
-      knobs: `BENCH_SIZE_MB=${sizes.join(',')} BENCH_RUNS=${runs}`,
+      knobs: `BENCH_SIZE_MB=${sizes.join(',')} BENCH_RUNS=${runs}${withRestore ? '' : ' BENCH_B3=0'}`,
       runs,
       serverMode: serverMode === 'built' ? 'node dist/src/server.js (built)' : 'node --import tsx src/server.ts',
       finishedAt: new Date().toISOString(),
