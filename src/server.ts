@@ -44,6 +44,7 @@ async function main(): Promise<void> {
         settings: store.settings,
         intervalMs: config.drills.intervalMs,
         log: workerLog(log),
+        services,
       })
     : undefined;
   drillScheduler?.start();

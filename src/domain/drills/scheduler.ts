@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { APP_ROLE, type ConnectionSettings, withLibpqSslSemantics } from '../../db/pool.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
+import { expirePreviousDatabases } from '../restores/expire-previous.js';
+import type { Services } from '../services.js';
 import {
   advanceLastTick,
   type DrillPolicyRow,
@@ -84,8 +86,9 @@ export async function scheduleDueDrills(
 }
 
 /**
- * Runs scheduleDueDrills every interval, in one process across all replicas: the leader is whoever
- * holds a session-level advisory lock on a dedicated connection. Leadership ends with that connection,
+ * Runs scheduleDueDrills (and, given services, expirePreviousDatabases) every interval, in one process
+ * across all replicas: the leader is whoever holds a session-level advisory lock on a dedicated
+ * connection. Leadership ends with that connection,
  * so before each pass the leader checks its session is alive; if it is not, it stops scheduling and
  * competes for the lock again like everyone else.
  */
@@ -104,6 +107,8 @@ export class DrillScheduler {
       settings: ConnectionSettings;
       intervalMs: number;
       log?: SchedulerLog;
+      /** With services, each leader pass also drops the databases replace restores kept past keepUntil. */
+      services?: Services;
     },
   ) {}
 
@@ -143,6 +148,13 @@ export class DrillScheduler {
       if (enqueued > 0) log.info({ enqueued }, 'drills enqueued');
     } catch (err) {
       log.error({ err }, 'drill scheduler pass failed');
+    }
+    // The same leader and timer: one sweeper across replicas, and a failing sweep never holds up drills.
+    if (!this.leading || !this.opts.services) return;
+    try {
+      await expirePreviousDatabases({ pool: this.opts.pool, services: this.opts.services }, new Date(), log);
+    } catch (err) {
+      log.error({ err }, 'expiring kept databases failed');
     }
   }
 

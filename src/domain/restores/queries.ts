@@ -28,6 +28,7 @@ export interface RestoreRow {
   work_database: string | null;
   previous_database: string | null;
   keep_until: Date | null;
+  previous_dropped_at: Date | null;
   tables: RestoreTable[];
   roles: RestoreRoles | null;
   error: { code: string; message: string } | null;
@@ -36,7 +37,7 @@ export interface RestoreRow {
 }
 
 const COLUMNS = `id, tenant_id, backup_id, target_id, job_id, database, mode, options, status, work_database,
-  previous_database, keep_until, tables, roles, error, created_at, completed_at`;
+  previous_database, keep_until, previous_dropped_at, tables, roles, error, created_at, completed_at`;
 
 export const insertRestore = (r: {
   tenantId: string;
@@ -108,4 +109,23 @@ export const markRestoreFailed = (id: string, error: { code: string; message: st
   text: `UPDATE restores SET status = 'failed', error = $2, completed_at = now()
           WHERE id = $1 AND status IN ('pending', 'running')`,
   values: [id, JSON.stringify(error)],
+});
+
+/**
+ * Succeeded replaces whose kept database's time is up, across tenants (the caller's scope decides);
+ * restores_previous_kept serves it. Without its target (deleted) a kept database cannot be reached.
+ */
+export const selectExpiredPrevious = (now: Date): Sql => ({
+  text: `SELECT ${COLUMNS} FROM restores
+          WHERE previous_database IS NOT NULL AND previous_dropped_at IS NULL AND keep_until < $1
+            AND status = 'succeeded' AND mode = 'replace' AND target_id IS NOT NULL
+          ORDER BY keep_until`,
+  values: [now],
+});
+
+/** The kept database is gone; only once. */
+export const markPreviousDropped = (id: string): Sql => ({
+  text: `UPDATE restores SET previous_dropped_at = now()
+          WHERE id = $1 AND previous_database IS NOT NULL AND previous_dropped_at IS NULL RETURNING ${COLUMNS}`,
+  values: [id],
 });
