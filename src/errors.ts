@@ -185,6 +185,19 @@ export const Errors = {
     'Conflict',
     (database: string) => `Database '${database}' already exists; use mode "replace" to overwrite it.`,
   ),
+  noKeptDatabase: define(
+    'PGS_NO_KEPT_DATABASE',
+    409,
+    'Conflict',
+    (id: string) => `Restore '${id}' is not a succeeded replace whose old database is still kept.`,
+  ),
+  databaseInUse: define(
+    'PGS_DATABASE_IN_USE',
+    409,
+    'Conflict',
+    (database: string, connections: number) =>
+      `Database '${database}' has ${connections} open connection${connections === 1 ? '' : 's'}; it is not dropped while in use.`,
+  ),
   drillPolicyNotFound: define(
     'PGS_DRILL_POLICY_NOT_FOUND',
     404,

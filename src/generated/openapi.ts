@@ -357,6 +357,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/restores/{restoreId}/previous-database": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Drop the old database a replace kept aside, now rather than after keepUntil.
+         * @description Needs restores:write. 409 PGS_NO_KEPT_DATABASE unless the restore is a succeeded replace whose old database is still kept; 409 PGS_DATABASE_IN_USE while it has open connections (they are not ended).
+         */
+        delete: operations["dropKeptDatabase"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/backups": {
         parameters: {
             query?: never;
@@ -857,6 +877,11 @@ export interface components {
              * @description replace: until when the old database is kept.
              */
             keepUntil: string | null;
+            /**
+             * Format: date-time
+             * @description replace: when the old database was dropped, after keepUntil by the expiry sweep or when asked (DELETE /v1/restores/{restoreId}/previous-database); null while it is kept.
+             */
+            previousDroppedAt: string | null;
             error: null | components["schemas"]["ErrorSummary"];
             /** Format: date-time */
             createdAt: string;
@@ -1579,6 +1604,34 @@ export interface operations {
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    dropKeptDatabase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                restoreId: components["parameters"]["RestoreIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The restore, with previousDroppedAt set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Restore"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

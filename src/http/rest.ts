@@ -16,7 +16,12 @@ import {
 } from './handlers/drills.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
 import { getHealthHandler, readinessHandler } from './handlers/operations.js';
-import { getRestoreHandler, listRestoresHandler, startRestoreHandler } from './handlers/restores.js';
+import {
+  dropKeptDatabaseHandler,
+  getRestoreHandler,
+  listRestoresHandler,
+  startRestoreHandler,
+} from './handlers/restores.js';
 import {
   checkTargetHandler,
   createTargetHandler,
@@ -67,6 +72,7 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     startRestore: startRestoreHandler,
     listRestores: listRestoresHandler,
     getRestore: getRestoreHandler,
+    dropKeptDatabase: dropKeptDatabaseHandler,
     verifyBackup: verifyBackupHandler,
     getDrillPolicy: getDrillPolicyHandler,
     setDrillPolicy: setDrillPolicyHandler,

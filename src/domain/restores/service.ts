@@ -8,6 +8,7 @@ import { isUuid } from '../ids.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { onDatabase, withTargetAccess, withTargetClient } from '../targets/session.js';
+import { dropPreviousDatabase } from './expire-previous.js';
 import { normaliseRestoreOptions, type RestoreMode, type RestoreOptions, type RestoreOptionsInput } from './options.js';
 import {
   insertRestore,
@@ -42,6 +43,7 @@ export interface Restore {
   roles: RestoreRoles | null;
   previousDatabase: string | null;
   keepUntil: string | null;
+  previousDroppedAt: string | null;
   error: { code: string; message: string } | null;
   createdAt: string;
   completedAt: string | null;
@@ -60,6 +62,7 @@ export const toRestore = (r: RestoreRow): Restore => ({
   roles: r.roles,
   previousDatabase: r.previous_database,
   keepUntil: r.keep_until?.toISOString() ?? null,
+  previousDroppedAt: r.previous_dropped_at?.toISOString() ?? null,
   error: r.error,
   createdAt: r.created_at.toISOString(),
   completedAt: r.completed_at?.toISOString() ?? null,
@@ -171,4 +174,20 @@ export async function listRestores(
     tx.rows<RestoreRow>(selectRestorePage({ backupId: q.backupId, targetId: q.targetId }, before, limit)),
   );
   return toPage(rows, limit, toRestore, (r) => `${r.created_at.toISOString()}|${r.id}`);
+}
+
+/**
+ * Drop the database a succeeded replace kept aside, now rather than after keepUntil. Refused (409) when
+ * there is none left to drop (PGS_NO_KEPT_DATABASE) or when it has open connections
+ * (PGS_DATABASE_IN_USE): those are someone's, and are not ended for them. Needs restores:write.
+ */
+export async function dropKeptDatabase(ctx: Ctx, id: string): Promise<Restore> {
+  requireScopes(ctx, 'restores:write');
+  const row = await loadRestoreRow(ctx, id);
+  const kept = row.status === 'succeeded' && row.mode === 'replace' && row.previous_database !== null;
+  if (!kept || row.previous_dropped_at !== null) throw Errors.noKeptDatabase(row.id);
+  const r = await dropPreviousDatabase({ pool: ctx.pool, services: ctx.services }, row);
+  if (r.outcome === 'in-use') throw Errors.databaseInUse(row.previous_database as string, r.connections);
+  if (r.outcome === 'no-target') throw Errors.targetNotFound(row.target_id ?? '(deleted)');
+  return toRestore(r.restore);
 }

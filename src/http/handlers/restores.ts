@@ -1,4 +1,4 @@
-import { getRestore, listRestores, startRestore } from '../../domain/restores/service.js';
+import { dropKeptDatabase, getRestore, listRestores, startRestore } from '../../domain/restores/service.js';
 import type { OperationHandler } from '../operation-types.js';
 import { ctxOf } from '../request-context.js';
 
@@ -15,3 +15,8 @@ export const listRestoresHandler: OperationHandler<'listRestores'> = async (requ
 
 export const getRestoreHandler: OperationHandler<'getRestore'> = async (request) =>
   getRestore(ctxOf(request), request.params.restoreId);
+
+export const dropKeptDatabaseHandler: OperationHandler<'dropKeptDatabase'> = async (request) => {
+  request.auditResource = `restores/${request.params.restoreId}`;
+  return dropKeptDatabase(ctxOf(request), request.params.restoreId);
+};
