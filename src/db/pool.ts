@@ -30,6 +30,20 @@ export function ownerClient(settings: ConnectionSettings): pg.Client {
   return new pg.Client({ ...baseConfig(settings), application_name: 'pgsteward-migrate' });
 }
 
+/**
+ * A dedicated session as APP_ROLE, outside the pool: for what must hold one connection for a long time
+ * (LISTEN, a session-level advisory lock). Kept alive, so a dead peer is noticed.
+ */
+export function appSessionClient(settings: ConnectionSettings, applicationName: string): pg.Client {
+  return new pg.Client({
+    ...baseConfig(settings),
+    application_name: applicationName,
+    options: `-c role=${APP_ROLE}`,
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+  });
+}
+
 /** The application pool: every connection starts as APP_ROLE (a startup GUC, so no window without it). */
 export function createAppPool(settings: ConnectionSettings, max: number): pg.Pool {
   const pool = new pg.Pool({

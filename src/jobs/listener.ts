@@ -1,5 +1,5 @@
-import pg from 'pg';
-import { APP_ROLE, type ConnectionSettings, withLibpqSslSemantics } from '../db/pool.js';
+import type pg from 'pg';
+import { appSessionClient, type ConnectionSettings } from '../db/pool.js';
 import { quoteIdent } from '../sql/identifiers.js';
 
 export interface ListenerLog {
@@ -20,21 +20,6 @@ export interface NotificationListenerOptions {
 
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 10_000;
-
-function listenClientConfig(settings: ConnectionSettings): pg.ClientConfig {
-  const base =
-    'connectionString' in settings
-      ? { connectionString: withLibpqSslSemantics(settings.connectionString) }
-      : { ...settings };
-  // The same unprivileged role as the pool: LISTEN needs no privilege at all.
-  return {
-    ...base,
-    application_name: 'pgsteward-listen',
-    options: `-c role=${APP_ROLE}`,
-    keepAlive: true,
-    connectionTimeoutMillis: 10_000,
-  };
-}
 
 /**
  * One dedicated connection that LISTENs (a pooled connection would be handed to someone else between
@@ -75,7 +60,7 @@ export class NotificationListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client(listenClientConfig(this.opts.settings));
+    const client = appSessionClient(this.opts.settings, 'pgsteward-listen');
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
     client.on('notification', (msg) => this.opts.onNotification(msg.channel, msg.payload ?? ''));

@@ -1,5 +1,5 @@
-import pg from 'pg';
-import { APP_ROLE, type ConnectionSettings, withLibpqSslSemantics } from '../../db/pool.js';
+import type pg from 'pg';
+import { appSessionClient, type ConnectionSettings } from '../../db/pool.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { expirePreviousDatabases } from '../restores/expire-previous.js';
 import type { Services } from '../services.js';
@@ -166,7 +166,7 @@ export class DrillScheduler {
   private async lead(): Promise<boolean> {
     try {
       if (!this.client) {
-        const client = new pg.Client(lockClientConfig(this.opts.settings));
+        const client = appSessionClient(this.opts.settings, 'pgsteward-drill-scheduler');
         client.on('error', () => {}); // a dropped session is noticed by the next query
         this.client = client;
         await client.connect();
@@ -194,18 +194,4 @@ export class DrillScheduler {
     this.leading = false;
     await client?.end().catch(() => {});
   }
-}
-
-function lockClientConfig(settings: ConnectionSettings): pg.ClientConfig {
-  const base =
-    'connectionString' in settings
-      ? { connectionString: withLibpqSslSemantics(settings.connectionString) }
-      : { ...settings };
-  return {
-    ...base,
-    application_name: 'pgsteward-drill-scheduler',
-    options: `-c role=${APP_ROLE}`,
-    keepAlive: true,
-    connectionTimeoutMillis: 10_000,
-  };
 }
