@@ -18,6 +18,8 @@
  * The scan works on bytes (latin1), so multibyte UTF-8 characters are just high bytes, as for psql.
  */
 
+import { rolesInSqlLine } from './role-names.js';
+
 export interface PlainDumpRefusal {
   line: number;
   kind: string;
@@ -71,35 +73,10 @@ const UNSAFE_ENCODINGS = new Set([
   'WIN949',
   'WIN950',
   'MSKANJI',
-  'SHIFTJIS',
 ]);
 /** A normal-mode line longer than this is refused rather than buffered (COPY data is never buffered). */
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
 const MAX_TOKENS = 64;
-
-const ROLE_NAME = String.raw`("(?:[^"]|"")+"|[A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*)`;
-const OWNER_TO = new RegExp(String.raw`\bOWNER TO ${ROLE_NAME}`, 'g');
-const FOR_ROLE = new RegExp(String.raw`\bFOR ROLE ${ROLE_NAME}`, 'g');
-const GRANT_TO =
-  /^(?:ALTER DEFAULT PRIVILEGES .*?\s)?(?:GRANT|REVOKE)\b.*?\s(?:TO|FROM)\s+(.+?)(?:\s+WITH\s+(?:GRANT|ADMIN)\s+OPTION|\s+GRANTED\s+BY\s+.*|\s+CASCADE)?;\s*$/;
-
-export function unquoteRoleName(name: string): string {
-  return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
-}
-
-/** Role names a line of plain SQL (or of pg_restore's SQL output) refers to; PUBLIC is no role. */
-export function rolesInSqlLine(line: string, into: Set<string>): void {
-  for (const re of [OWNER_TO, FOR_ROLE]) {
-    for (const m of line.matchAll(re)) if (m[1]) into.add(unquoteRoleName(m[1]));
-  }
-  const grant = GRANT_TO.exec(line.trimEnd());
-  if (grant?.[1]) {
-    for (const part of grant[1].split(/\s*,\s*/)) {
-      const m = new RegExp(`^${ROLE_NAME}$`).exec(part.trim());
-      if (m?.[1] && !/^(public|current_user|session_user|current_role)$/i.test(m[1])) into.add(unquoteRoleName(m[1]));
-    }
-  }
-}
 
 export class PlainDumpGuard {
   #mode: Mode = 'normal';

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { PgToolError, runPgTool } from '../../pgtools/run-tool.js';
 import type { SelectedTool } from '../../pgtools/select-tool.js';
 import { quoteIdent } from '../../sql/identifiers.js';
-import { rolesInSqlLine, unquoteRoleName } from './plain-guard.js';
+import { rolesInSqlLine, unquoteRoleName } from './role-names.js';
 import type { TocEntry } from './toc.js';
 
 export interface RolesOutcome {
