@@ -5,31 +5,14 @@ import { loadConfig } from '../../src/config.js';
 import { createJobWorker } from '../../src/jobs-runtime.js';
 import { bearer, buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
 import { waitForJob } from './backup-flow.js';
-import { createSourceDatabase } from './source-database.js';
+import { acmeTarget } from './source-database.js';
 
 t.test('a table dropped between the request and the dump fails the job with PGS_UNKNOWN_RELATION', async (t) => {
   const test = await buildTestApp(t); // no worker yet: the job waits in the queue
-  await test.seedTenants('acme');
-  const source = await createSourceDatabase(t, test.db.cluster);
-  test.writeSecrets({
-    'acme/main': {
-      username: source.role,
-      password: source.password,
-      host: '127.0.0.1',
-      port: test.db.cluster.port,
-      dbname: source.name,
-    },
-  });
-  const token = test.token('acme', ['targets:write', 'backups:read', 'backups:write', 'jobs:read']);
-  const target = await test.app.inject({
-    method: 'POST',
-    url: '/v1/targets',
-    headers: bearer(token),
-    payload: { name: 'main', secretRef: 'file:acme/main' },
-  });
+  const { source, token, targetId } = await acmeTarget(t, test);
   const started = await test.app.inject({
     method: 'POST',
-    url: `/v1/targets/${target.json().id}/backups`,
+    url: `/v1/targets/${targetId}/backups`,
     headers: bearer(token),
     payload: { tables: ['users', 'billing.invoices'], includeGlobals: false },
   });
@@ -61,6 +44,6 @@ t.test('a table dropped between the request and the dump fails the job with PGS_
     headers: bearer(token),
   });
   t.equal(backup.json().status, 'failed', 'the backup is failed, not available');
-  t.same(await test.services.storage.list(`acme/${target.json().id}/${done.backupId}/`), [], 'no artifact');
+  t.same(await test.services.storage.list(`acme/${targetId}/${done.backupId}/`), [], 'no artifact');
   t.same(await test.services.storage.listTemporary(), [], 'no temporary object');
 });

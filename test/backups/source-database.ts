@@ -1,4 +1,6 @@
 import pg from 'pg';
+import type { Test } from 'tap';
+import { bearer, type TestApp } from '../helpers/app.js';
 import type { TestCluster } from '../helpers/pg-cluster.js';
 
 interface Teardownable {
@@ -51,4 +53,31 @@ export async function createSourceDatabase(
     await cleanup.end();
   });
   return { name, role, password, query: (sql, values) => pool.query(sql, values) };
+}
+
+/**
+ * Tenant acme with a seeded source database, its secret (file:acme/main) and a registered target named
+ * main: the start of most backup tests. Returns the source, a token with the backup scopes, the target id.
+ */
+export async function acmeTarget(t: Test, test: TestApp, opts: { rows?: number } = {}) {
+  await test.seedTenants('acme');
+  const source = await createSourceDatabase(t, test.db.cluster, opts);
+  test.writeSecrets({
+    'acme/main': {
+      username: source.role,
+      password: source.password,
+      host: '127.0.0.1',
+      port: test.db.cluster.port,
+      dbname: source.name,
+    },
+  });
+  const token = test.token('acme', ['targets:write', 'backups:read', 'backups:write', 'jobs:read']);
+  const target = await test.app.inject({
+    method: 'POST',
+    url: '/v1/targets',
+    headers: bearer(token),
+    payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'require' },
+  });
+  t.equal(target.statusCode, 201, 'the target is registered');
+  return { source, token, targetId: target.json().id as string };
 }

@@ -11,7 +11,7 @@ import t from 'tap';
 import { bearer, buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
 import { databaseUrl, startServerProcess, waitUntil } from '../helpers/server-process.js';
 import { type JobView, sha256Of, waitForJob } from './backup-flow.js';
-import { createSourceDatabase } from './source-database.js';
+import { acmeTarget } from './source-database.js';
 
 const LEASE_SECONDS = 5; // the smallest lease the config accepts
 
@@ -21,25 +21,7 @@ t.test('a worker killed mid-dump: the job is reclaimed after its lease and ends 
   // The API runs in this process without a worker; the jobs run in separate worker processes.
   const test = await buildTestApp(t, { PGSTEWARD_JOB_LEASE_SECONDS: String(LEASE_SECONDS) });
   const storageUrl = pathToFileURL(join(test.dir, 'artifacts')).href;
-  await test.seedTenants('acme');
-  const source = await createSourceDatabase(t, test.db.cluster, { rows: 2000 });
-  test.writeSecrets({
-    'acme/main': {
-      username: source.role,
-      password: source.password,
-      host: '127.0.0.1',
-      port: test.db.cluster.port,
-      dbname: source.name,
-    },
-  });
-  const token = test.token('acme', ['targets:write', 'backups:read', 'backups:write', 'jobs:read']);
-  const target = await test.app.inject({
-    method: 'POST',
-    url: '/v1/targets',
-    headers: bearer(token),
-    payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'require' },
-  });
-  t.equal(target.statusCode, 201, 'the target is registered');
+  const { source, token, targetId } = await acmeTarget(t, test, { rows: 2000 });
 
   const workerEnv = (name: string) => ({
     DATABASE_URL: databaseUrl(test.db),
@@ -71,7 +53,7 @@ t.test('a worker killed mid-dump: the job is reclaimed after its lease and ends 
   const first = startServerProcess(t, workerEnv('worker-1'), ['worker']);
   const started = await test.app.inject({
     method: 'POST',
-    url: `/v1/targets/${target.json().id}/backups`,
+    url: `/v1/targets/${targetId}/backups`,
     headers: bearer(token),
     payload: { format: 'custom', includeGlobals: false },
   });
@@ -125,7 +107,7 @@ t.test('a worker killed mid-dump: the job is reclaimed after its lease and ends 
     await test.app.inject({ method: 'GET', url: `/v1/backups/${job.backupId}`, headers: bearer(token) })
   ).json();
   t.equal(backup.status, 'available', 'the backup is available');
-  const stored = await test.services.storage.list(`acme/${target.json().id}/${backup.id}/`);
+  const stored = await test.services.storage.list(`acme/${targetId}/${backup.id}/`);
   t.equal(stored.length, 1, `exactly one artifact: ${JSON.stringify(stored)}`);
   t.same(await test.services.storage.listTemporary(), [], "the killed attempt's temporary object is gone");
   const key = stored[0] as string;
