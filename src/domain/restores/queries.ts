@@ -95,6 +95,15 @@ export const setWorkDatabase = (id: string, work: string | null): Sql => ({
   values: [id, work],
 });
 
+/**
+ * replace: the name the old database is renamed aside to, recorded before the rename (and cleared if it
+ * is renamed back), so a retry after a crash between the two renames can put the original back.
+ */
+export const setPreviousDatabase = (id: string, name: string | null): Sql => ({
+  text: 'UPDATE restores SET previous_database = $2 WHERE id = $1',
+  values: [id, name],
+});
+
 export const markRestoreSucceeded = (
   id: string,
   o: { tables: RestoreTable[]; roles: RestoreRoles; previousDatabase: string | null; keepUntil: Date | null },

@@ -15,6 +15,7 @@ import {
   type RestoreRoles,
   type RestoreRow,
   type RestoreTable,
+  setPreviousDatabase,
   setWorkDatabase,
 } from './queries.js';
 import { asRestoreFailure, databaseExists, dropOwnDatabase, restoreInto } from './restore-into.js';
@@ -94,11 +95,11 @@ async function runRestore(
   const { database } = restore;
   // Renames need a session on neither database; the target's own database may be the one replaced.
   const control = access.endpoint.database === database ? onDatabase(access, 'postgres') : access;
-  // A retry after a crash: the database the earlier attempt recorded is ours to drop.
-  if (restore.work_database !== null) {
-    const leftover = restore.work_database;
-    await withTargetClient(control, (client) => dropOwnDatabase(client, leftover));
-  }
+  const recordAside = (name: string | null) =>
+    inTenantScope(deps.pool, scope, (tx) => tx.rows(setPreviousDatabase(restore.id, name))).then(() => {});
+  // A retry after a crash: the database the earlier attempt recorded is ours to drop, and an original it
+  // had renamed aside goes back under its name.
+  await withTargetClient(control, (client) => reconcileEarlierAttempt(client, restore, recordAside));
   const exists = await withTargetClient(control, (client) => databaseExists(client, database));
   if (exists && restore.mode === 'create') {
     throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' already exists on the target.`);
@@ -116,7 +117,13 @@ async function runRestore(
   });
   await task.reportProgress({ phase: 'swap', itemsDone: 0, itemsTotal: null, currentItem: database }).catch(() => {});
   const swapped = await withTargetClient(control, (client) =>
-    swapIntoPlace(client, { work, database, terminate: restore.options.terminateConnections, signal: task.signal }),
+    swapIntoPlace(client, {
+      work,
+      database,
+      terminate: restore.options.terminateConnections,
+      signal: task.signal,
+      recordAside,
+    }),
   );
   return {
     tables: result.tables,
@@ -134,7 +141,13 @@ async function runRestore(
  */
 async function swapIntoPlace(
   client: pg.ClientBase,
-  o: { work: string; database: string; terminate: boolean; signal: AbortSignal },
+  o: {
+    work: string;
+    database: string;
+    terminate: boolean;
+    signal: AbortSignal;
+    recordAside: (name: string | null) => Promise<void>;
+  },
 ): Promise<string | null> {
   const { work, database } = o;
   let aside: string | null = null;
@@ -159,6 +172,7 @@ async function swapIntoPlace(
         );
       }
       const name = derivedDatabaseName(database, `_pgs_old_${stamp(new Date())}`);
+      await o.recordAside(name);
       await client.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(name)}`);
       aside = name;
     }
@@ -166,7 +180,11 @@ async function swapIntoPlace(
     return aside;
   } catch (err) {
     if (aside !== null) {
-      await client.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(database)}`).catch(() => {});
+      const back = await client.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(database)}`).then(
+        () => true,
+        () => false,
+      );
+      if (back) await o.recordAside(null).catch(() => {});
     }
     await dropOwnDatabase(client, work).catch(() => {});
     const code = (err as { code?: unknown }).code;
@@ -176,4 +194,31 @@ async function swapIntoPlace(
     if (code === '42P04') throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' appeared meanwhile.`);
     throw err;
   }
+}
+
+/**
+ * What an earlier attempt of this restore left when its worker died: its work database (dropped; the
+ * name was ours), and, if it died between the two renames of a replace, the original database under its
+ * aside name while nothing holds the requested name (renamed back). If both names exist, the swap had
+ * finished: the restored database is in place and the original is kept aside, recorded; that is
+ * reported, not redone, because a second swap would push the original out of the record.
+ */
+async function reconcileEarlierAttempt(
+  client: pg.ClientBase,
+  restore: RestoreRow,
+  recordAside: (name: string | null) => Promise<void>,
+): Promise<void> {
+  if (restore.work_database !== null) await dropOwnDatabase(client, restore.work_database);
+  const aside = restore.previous_database;
+  if (aside === null || !(await databaseExists(client, aside))) return;
+  if (!(await databaseExists(client, restore.database))) {
+    await client.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(restore.database)}`);
+    await recordAside(null);
+    return;
+  }
+  throw new JobFailure(
+    'PGS_RESTORE_INTERRUPTED',
+    `An earlier attempt swapped the restored database into '${restore.database}' before it was interrupted; ` +
+      `the original is kept as '${aside}'. Check the data, then drop '${aside}' or rename it back.`,
+  );
 }
