@@ -151,7 +151,9 @@ export async function getBackup(ctx: Ctx, id: string): Promise<Backup> {
   return toBackup(await loadBackupRow(ctx, id));
 }
 
+/** The visible backups among `ids` (for batch loads). Needs backups:read, like every read of a backup. */
 export async function getBackupsByIds(ctx: Ctx, ids: string[]): Promise<Map<string, Backup>> {
+  requireScopes(ctx, 'backups:read');
   const wanted = [...new Set(ids.filter(isUuid))];
   if (wanted.length === 0) return new Map();
   const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<BackupRow>(selectBackupsByIds(wanted)));

@@ -87,8 +87,12 @@ export async function getDrillPolicy(ctx: Ctx, targetId: string): Promise<DrillP
   return toDrillPolicy(row);
 }
 
-/** Policies by target id, for GraphQL loaders: targets without one are absent from the map. */
+/**
+ * Policies by target id (for batch loads): targets without one are absent from the map. Needs
+ * backups:read, like getDrillPolicy.
+ */
 export async function getDrillPoliciesByTargets(ctx: Ctx, targetIds: string[]): Promise<Map<string, DrillPolicy>> {
+  requireScopes(ctx, 'backups:read');
   const wanted = [...new Set(targetIds.filter(isUuid))];
   if (wanted.length === 0) return new Map();
   const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>

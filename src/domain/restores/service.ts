@@ -146,8 +146,9 @@ export async function getRestore(ctx: Ctx, id: string): Promise<Restore> {
   return toRestore(await loadRestoreRow(ctx, id));
 }
 
-/** For GraphQL's Job.restore loader: the visible ones among `ids`. */
+/** The visible restores among `ids` (for batch loads). Needs backups:read, like getRestore. */
 export async function getRestoresByIds(ctx: Ctx, ids: string[]): Promise<Map<string, Restore>> {
+  requireScopes(ctx, 'backups:read');
   const wanted = [...new Set(ids.filter(isUuid))];
   if (wanted.length === 0) return new Map();
   const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<RestoreRow>(selectRestoresByIds(wanted)));

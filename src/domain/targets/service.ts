@@ -126,7 +126,9 @@ export async function listTargets(ctx: Ctx, page: PageRequest): Promise<Page<Tar
   return toPage(rows, limit, toTarget, (r) => `${r.created_at.toISOString()}|${r.id}`);
 }
 
+/** The visible targets among `ids` (for batch loads). Needs targets:read, like every read of a target. */
 export async function getTargetsByIds(ctx: Ctx, ids: string[]): Promise<Map<string, Target>> {
+  requireScopes(ctx, 'targets:read');
   const wanted = [...new Set(ids.filter(isUuid))];
   if (wanted.length === 0) return new Map();
   const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<TargetRow>(selectTargetsByIds(wanted)));
