@@ -1,50 +1,52 @@
-import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
+import type { Loader, MercuriusLoaders } from 'mercurius';
 import { type Backup, getBackupsByIds } from '../domain/backups/service.js';
+import type { Ctx } from '../domain/context.js';
+import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
-import { getTargetsByIds } from '../domain/targets/service.js';
+import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
+import { getTargetsByIds, type Target } from '../domain/targets/service.js';
+import { isPgStewardError } from '../errors.js';
 import type { Job } from '../jobs/types.js';
 
-type Query<T> = { obj: T };
+/** A service batch load: the visible rows among `keys`, by key. It enforces its own scope. */
+type BatchLoad<T> = (ctx: Ctx, keys: string[]) => Promise<Map<string, T>>;
 
 /**
- * Relations are batched per request: a page of 50 backups asks for their targets in one query, not 50.
- * A relation the caller's scopes do not cover resolves to null rather than failing the whole page.
+ * One mercurius loader over a batch load: a page of 50 backups asks for their targets in one query,
+ * not 50. The batch load refuses a caller without its scope (PGS_MISSING_SCOPE); here that refusal
+ * reads as a null relation, as the schema documents, rather than failing the whole page.
  */
-export const loaders: MercuriusLoaders<MercuriusContext> = {
+export function batchLoader<Parent extends object, T>(
+  load: BatchLoad<T>,
+  keyOf: (parent: Parent) => string | null,
+): Loader<Parent> {
+  return async (queries, { ctx }) => {
+    const keys = queries.map((q) => keyOf(q.obj));
+    let found: Map<string, T>;
+    try {
+      found = await load(
+        ctx,
+        keys.filter((k) => k !== null),
+      );
+    } catch (err) {
+      if (isPgStewardError(err) && err.code === 'PGS_MISSING_SCOPE') return queries.map(() => null);
+      throw err;
+    }
+    return keys.map((k) => (k === null ? null : (found.get(k) ?? null)));
+  };
+}
+
+/** Every relation that would otherwise query once per parent row. */
+export const loaders: MercuriusLoaders = {
   Job: {
-    async target(queries: Query<Job>[], { ctx }) {
-      if (!ctx.scopes.has('targets:read')) return queries.map(() => null);
-      const found = await getTargetsByIds(
-        ctx,
-        queries.map((q) => q.obj.targetId ?? ''),
-      );
-      return queries.map((q) => found.get(q.obj.targetId ?? '') ?? null);
-    },
-    async backup(queries: Query<Job>[], { ctx }) {
-      if (!ctx.scopes.has('backups:read')) return queries.map(() => null);
-      const found = await getBackupsByIds(
-        ctx,
-        queries.map((q) => q.obj.backupId ?? ''),
-      );
-      return queries.map((q) => found.get(q.obj.backupId ?? '') ?? null);
-    },
+    target: batchLoader(getTargetsByIds, (j: Job) => j.targetId),
+    backup: batchLoader(getBackupsByIds, (j: Job) => j.backupId),
+    restore: batchLoader(getRestoresByIds, (j: Job) => j.restoreId),
   },
   Backup: {
-    async target(queries: Query<Backup>[], { ctx }) {
-      if (!ctx.scopes.has('targets:read')) return queries.map(() => null);
-      const found = await getTargetsByIds(
-        ctx,
-        queries.map((q) => q.obj.targetId ?? ''),
-      );
-      return queries.map((q) => found.get(q.obj.targetId ?? '') ?? null);
-    },
-    async job(queries: Query<Backup>[], { ctx }) {
-      if (!ctx.scopes.has('jobs:read')) return queries.map(() => null);
-      const found = await getJobsByIds(
-        ctx,
-        queries.map((q) => q.obj.jobId ?? ''),
-      );
-      return queries.map((q) => found.get(q.obj.jobId ?? '') ?? null);
-    },
+    target: batchLoader(getTargetsByIds, (b: Backup) => b.targetId),
+    job: batchLoader(getJobsByIds, (b: Backup) => b.jobId),
   },
+  Restore: { job: batchLoader(getJobsByIds, (r: Restore) => r.jobId) },
+  Target: { drillPolicy: batchLoader(getDrillPoliciesByTargets, (t: Target) => t.id) },
 };

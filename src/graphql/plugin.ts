@@ -10,9 +10,9 @@ import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
 import { formatGraphqlErrors } from './errors.js';
 import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
-import { drillLoaders, drillResolvers } from './resolvers/drills.js';
+import { drillResolvers } from './resolvers/drills.js';
 import { operationResolvers } from './resolvers/operations.js';
-import { restoreLoaders, restoreResolvers } from './resolvers/restores.js';
+import { restoreResolvers } from './resolvers/restores.js';
 import { tenantResolvers } from './resolvers/tenants.js';
 
 export interface GraphqlOptions {
@@ -56,11 +56,7 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
   await app.register(mercurius, {
     schema: loadSchema(),
     resolvers,
-    loaders: mergeResolvers(
-      loaders as IResolvers,
-      drillLoaders as IResolvers,
-      restoreLoaders as IResolvers,
-    ) as typeof loaders,
+    loaders,
     path: '/graphql',
     subscription: {
       // The upgrade request went through the same bearer-token authentication as every /graphql request.

@@ -1,11 +1,5 @@
-import type { IResolvers, MercuriusContext } from 'mercurius';
-import {
-  deleteDrillPolicy,
-  getDrillPoliciesByTargets,
-  getDrillPolicy,
-  setDrillPolicy,
-  verifyBackup,
-} from '../../domain/drills/service.js';
+import type { IResolvers } from 'mercurius';
+import { deleteDrillPolicy, getDrillPolicy, setDrillPolicy, verifyBackup } from '../../domain/drills/service.js';
 import type { Verification } from '../../domain/drills/verification.js';
 import { isPgStewardError } from '../../errors.js';
 import { toEnum } from '../enums.js';
@@ -38,19 +32,4 @@ export const drillResolvers: IResolvers = {
     },
   },
   Verification: { server: (v: Verification) => toEnum(v.server) },
-};
-
-type Query<T> = { obj: T };
-
-export const drillLoaders = {
-  Target: {
-    async drillPolicy(queries: Query<{ id: string }>[], { ctx }: MercuriusContext) {
-      if (!ctx.scopes.has('backups:read')) return queries.map(() => null);
-      const found = await getDrillPoliciesByTargets(
-        ctx,
-        queries.map((q) => q.obj.id),
-      );
-      return queries.map((q) => found.get(q.obj.id) ?? null);
-    },
-  },
 };

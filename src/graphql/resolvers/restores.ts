@@ -1,14 +1,6 @@
-import type { IResolvers, MercuriusContext } from 'mercurius';
-import { getJobsByIds } from '../../domain/jobs/service.js';
+import type { IResolvers } from 'mercurius';
 import type { RestoreOptionsInput } from '../../domain/restores/options.js';
-import {
-  getRestore,
-  getRestoresByIds,
-  listRestores,
-  type Restore,
-  startRestore,
-} from '../../domain/restores/service.js';
-import type { Job } from '../../jobs/types.js';
+import { getRestore, listRestores, type Restore, startRestore } from '../../domain/restores/service.js';
 import { fromEnum, toEnum } from '../enums.js';
 
 type Page = { first?: number | null; after?: string | null };
@@ -43,30 +35,5 @@ export const restoreResolvers: IResolvers = {
   Restore: {
     mode: (r: Restore) => toEnum(r.mode),
     status: (r: Restore) => toEnum(r.status),
-  },
-};
-
-type Query<T> = { obj: T };
-
-export const restoreLoaders = {
-  Job: {
-    async restore(queries: Query<Job>[], { ctx }: MercuriusContext) {
-      if (!ctx.scopes.has('backups:read')) return queries.map(() => null);
-      const found = await getRestoresByIds(
-        ctx,
-        queries.map((q) => q.obj.restoreId ?? ''),
-      );
-      return queries.map((q) => found.get(q.obj.restoreId ?? '') ?? null);
-    },
-  },
-  Restore: {
-    async job(queries: Query<Restore>[], { ctx }: MercuriusContext) {
-      if (!ctx.scopes.has('jobs:read')) return queries.map(() => null);
-      const found = await getJobsByIds(
-        ctx,
-        queries.map((q) => q.obj.jobId ?? ''),
-      );
-      return queries.map((q) => found.get(q.obj.jobId ?? '') ?? null);
-    },
   },
 };
