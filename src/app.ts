@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import { registerAuditTrail } from './api/audit-trail.js';
 import type { VerificationKey } from './auth/signing-key.js';
 import type { Config } from './config.js';
 import type { ConnectionSettings } from './db/pool.js';
 import type { Services } from './domain/services.js';
 import { registerGraphql } from './graphql/plugin.js';
-import { registerAuditTrail } from './http/audit-trail.js';
 import { authentication } from './http/authenticate.js';
 import { loadOpenApiDocument } from './http/contract.js';
 import { registerProblemHandlers } from './http/problem.js';

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { classifyError } from '../api/error-classification.js';
 import { isPgStewardError } from '../errors.js';
-import { classifyError } from '../http/problem.js';
 
 type WithOriginal = GraphQLError & { originalError?: (Error & { errors?: unknown[]; code?: string }) | null };
 

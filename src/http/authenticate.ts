@@ -8,13 +8,6 @@ import type { Caller } from '../domain/context.js';
 import { tenantExists } from '../domain/tenants/service.js';
 import { Errors } from '../errors.js';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set by authentication for /v1 and /graphql requests; null elsewhere. */
-    caller: Caller | null;
-  }
-}
-
 export interface AuthOptions {
   key: VerificationKey;
   issuer: string | undefined;

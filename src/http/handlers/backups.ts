@@ -1,6 +1,6 @@
+import { ctxOf } from '../../api/request-context.js';
 import { deleteBackup, getBackup, listBackups, startBackup } from '../../domain/backups/service.js';
 import type { OperationHandler } from '../operation-types.js';
-import { ctxOf } from '../request-context.js';
 
 export const startBackupHandler: OperationHandler<'startBackup'> = async (request, reply) => {
   const key = request.headers['idempotency-key'];

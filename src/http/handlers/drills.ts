@@ -1,6 +1,6 @@
+import { ctxOf } from '../../api/request-context.js';
 import { deleteDrillPolicy, getDrillPolicy, setDrillPolicy, verifyBackup } from '../../domain/drills/service.js';
 import type { OperationHandler } from '../operation-types.js';
-import { ctxOf } from '../request-context.js';
 
 export const verifyBackupHandler: OperationHandler<'verifyBackup'> = async (request, reply) => {
   request.auditResource = `backups/${request.params.backupId}`;

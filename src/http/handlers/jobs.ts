@@ -1,6 +1,6 @@
+import { ctxOf } from '../../api/request-context.js';
 import { cancelJob, getJob, listJobs } from '../../domain/jobs/service.js';
 import type { OperationHandler } from '../operation-types.js';
-import { ctxOf } from '../request-context.js';
 
 export const getJobHandler: OperationHandler<'getJob'> = async (request) =>
   getJob(ctxOf(request), request.params.jobId);

@@ -1,6 +1,6 @@
+import { ctxOf } from '../../api/request-context.js';
 import { dropKeptDatabase, getRestore, listRestores, startRestore } from '../../domain/restores/service.js';
 import type { OperationHandler } from '../operation-types.js';
-import { ctxOf } from '../request-context.js';
 
 export const startRestoreHandler: OperationHandler<'startRestore'> = async (request, reply) => {
   request.auditResource = `backups/${request.params.backupId}`;

@@ -1,7 +1,7 @@
+import { ctxOf } from '../../api/request-context.js';
 import { checkTarget } from '../../domain/targets/check.js';
 import { createTarget, deleteTarget, getTarget, listTargets, updateTarget } from '../../domain/targets/service.js';
 import type { OperationHandler } from '../operation-types.js';
-import { ctxOf } from '../request-context.js';
 
 export const createTargetHandler: OperationHandler<'createTarget'> = async (request, reply) => {
   const target = await createTarget(ctxOf(request), request.body);

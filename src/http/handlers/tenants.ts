@@ -1,6 +1,6 @@
+import { ctxOf } from '../../api/request-context.js';
 import { createTenant, getTenant, listTenants } from '../../domain/tenants/service.js';
 import type { OperationHandler } from '../operation-types.js';
-import { ctxOf } from '../request-context.js';
 
 export const createTenantHandler: OperationHandler<'createTenant'> = async (request, reply) => {
   const tenant = await createTenant(ctxOf(request), request.body);

@@ -1,13 +1,16 @@
 import type { FastifyRequest } from 'fastify';
-import type { Ctx } from '../domain/context.js';
+import type { Caller, Ctx } from '../domain/context.js';
 import { Errors } from '../errors.js';
 
+// What REST handlers and GraphQL resolvers share about a request, whichever transport carried it.
 declare module 'fastify' {
   interface FastifyInstance {
     pool: import('pg').Pool;
     services: import('../domain/services.js').Services;
   }
   interface FastifyRequest {
+    /** Set by authentication for /v1 and /graphql requests; null elsewhere. */
+    caller: Caller | null;
     /** What the audit log names as the resource; defaults to the request path. */
     auditResource: string | null;
     /** The tenant an audit event belongs to when it is not the caller's (e.g. a created tenant). */
