@@ -3,9 +3,15 @@ import { type AuditRecord, recordAuditEvent } from '../domain/audit/service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** GraphQL mutations executed by this request, as `graphql:<field>` actions. */
+    /** GraphQL mutations executed by this request, as `graphql:<field>` actions; see auditAction. */
     auditActions: string[] | null;
   }
+}
+
+/** Add one action to the request's audit events (a GraphQL request may carry several mutations). */
+export function auditAction(request: FastifyRequest, action: string): void {
+  request.auditActions ??= [];
+  request.auditActions.push(action);
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

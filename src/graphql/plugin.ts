@@ -10,6 +10,7 @@ import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
 import { formatGraphqlErrors } from './errors.js';
 import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
+import { auditMutations } from './mutation-audit.js';
 import { drillResolvers } from './resolvers/drills.js';
 import { operationResolvers } from './resolvers/operations.js';
 import { restoreResolvers } from './resolvers/restores.js';
@@ -23,12 +24,8 @@ export interface GraphqlOptions {
   listen?: ConnectionSettings;
 }
 
-const resolvers = mergeResolvers(
-  tenantResolvers,
-  operationResolvers,
-  drillResolvers,
-  restoreResolvers,
-  jobUpdateResolvers,
+const resolvers = auditMutations(
+  mergeResolvers(tenantResolvers, operationResolvers, drillResolvers, restoreResolvers, jobUpdateResolvers),
 );
 
 function mergeResolvers(...parts: IResolvers[]): IResolvers {

@@ -17,16 +17,10 @@ export const drillResolvers: IResolvers = {
     },
   },
   Mutation: {
-    verifyBackup: (_r, { backupId }: { backupId: string }, { ctx, reply }) => {
-      reply.request.auditActions = ['graphql:verifyBackup'];
-      return verifyBackup(ctx, backupId);
-    },
-    setDrillPolicy: (_r, a: { targetId: string; schedule: string; timezone?: string | null }, { ctx, reply }) => {
-      reply.request.auditActions = ['graphql:setDrillPolicy'];
-      return setDrillPolicy(ctx, a.targetId, { schedule: a.schedule, timezone: a.timezone ?? undefined });
-    },
-    deleteDrillPolicy: async (_r, { targetId }: { targetId: string }, { ctx, reply }) => {
-      reply.request.auditActions = ['graphql:deleteDrillPolicy'];
+    verifyBackup: (_r, { backupId }: { backupId: string }, { ctx }) => verifyBackup(ctx, backupId),
+    setDrillPolicy: (_r, a: { targetId: string; schedule: string; timezone?: string | null }, { ctx }) =>
+      setDrillPolicy(ctx, a.targetId, { schedule: a.schedule, timezone: a.timezone ?? undefined }),
+    deleteDrillPolicy: async (_r, { targetId }: { targetId: string }, { ctx }) => {
       await deleteDrillPolicy(ctx, targetId);
       return true;
     },

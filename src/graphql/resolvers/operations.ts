@@ -52,14 +52,8 @@ export const operationResolvers: IResolvers = {
     backup: (_r, { id }: { id: string }, { ctx }) => getBackup(ctx, id),
   },
   Mutation: {
-    startBackup: (
-      _r,
-      a: { targetId: string; options?: OptionsArg | null; idempotencyKey?: string | null },
-      { ctx, reply },
-    ) => {
-      reply.request.auditActions = ['graphql:startBackup'];
-      return startBackup(ctx, a.targetId, backupOptions(a.options), a.idempotencyKey ?? undefined);
-    },
+    startBackup: (_r, a: { targetId: string; options?: OptionsArg | null; idempotencyKey?: string | null }, { ctx }) =>
+      startBackup(ctx, a.targetId, backupOptions(a.options), a.idempotencyKey ?? undefined),
   },
   Target: {
     sslMode: (t: Target) => toEnum(t.sslMode),

@@ -27,10 +27,8 @@ export const restoreResolvers: IResolvers = {
     restore: (_r, { id }: { id: string }, { ctx }) => getRestore(ctx, id),
   },
   Mutation: {
-    startRestore: (_r, a: { backupId: string; input: Input }, { ctx, reply }) => {
-      reply.request.auditActions = ['graphql:startRestore'];
-      return startRestore(ctx, a.backupId, restoreInput(a.input));
-    },
+    startRestore: (_r, a: { backupId: string; input: Input }, { ctx }) =>
+      startRestore(ctx, a.backupId, restoreInput(a.input)),
   },
   Restore: {
     mode: (r: Restore) => toEnum(r.mode),
