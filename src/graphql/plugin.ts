@@ -11,9 +11,11 @@ import { formatGraphqlErrors } from './errors.js';
 import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
 import { auditMutations } from './mutation-audit.js';
+import { backupResolvers } from './resolvers/backups.js';
 import { drillResolvers } from './resolvers/drills.js';
-import { operationResolvers } from './resolvers/operations.js';
+import { jobResolvers } from './resolvers/jobs.js';
 import { restoreResolvers } from './resolvers/restores.js';
+import { targetResolvers } from './resolvers/targets.js';
 import { tenantResolvers } from './resolvers/tenants.js';
 
 export interface GraphqlOptions {
@@ -25,7 +27,15 @@ export interface GraphqlOptions {
 }
 
 const resolvers = auditMutations(
-  mergeResolvers(tenantResolvers, operationResolvers, drillResolvers, restoreResolvers, jobUpdateResolvers),
+  mergeResolvers(
+    tenantResolvers,
+    targetResolvers,
+    jobResolvers,
+    backupResolvers,
+    restoreResolvers,
+    drillResolvers,
+    jobUpdateResolvers,
+  ),
 );
 
 function mergeResolvers(...parts: IResolvers[]): IResolvers {

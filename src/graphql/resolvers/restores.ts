@@ -2,8 +2,8 @@ import type { IResolvers } from 'mercurius';
 import type { RestoreOptionsInput } from '../../domain/restores/options.js';
 import { getRestore, listRestores, type Restore, startRestore } from '../../domain/restores/service.js';
 import { fromEnum, toEnum } from '../enums.js';
+import { type PageArgs, pageRequest } from '../paging.js';
 
-type Page = { first?: number | null; after?: string | null };
 type Input = { [K in keyof RestoreOptionsInput]: RestoreOptionsInput[K] | null };
 
 /** GraphQL input -> the service's input: nulls become absent, the mode enum lower-case. */
@@ -17,10 +17,9 @@ function restoreInput(input: Input): RestoreOptionsInput {
 /** Restores: thin calls into the services REST uses; Job.restore and Restore.job go through loaders. */
 export const restoreResolvers: IResolvers = {
   Query: {
-    restores: (_r, a: Page & { backupId?: string | null; targetId?: string | null }, { ctx }) =>
+    restores: (_r, a: PageArgs & { backupId?: string | null; targetId?: string | null }, { ctx }) =>
       listRestores(ctx, {
-        limit: a.first ?? undefined,
-        cursor: a.after ?? undefined,
+        ...pageRequest(a),
         backupId: a.backupId ?? undefined,
         targetId: a.targetId ?? undefined,
       }),

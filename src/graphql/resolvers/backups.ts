@@ -2,13 +2,8 @@ import type { IResolvers } from 'mercurius';
 import type { BackupOptionsInput } from '../../domain/backups/options.js';
 import type { BackupStatus } from '../../domain/backups/queries.js';
 import { type Backup, getBackup, listBackups, startBackup } from '../../domain/backups/service.js';
-import { getJob, listJobs } from '../../domain/jobs/service.js';
-import { getTarget, listTargets, type Target } from '../../domain/targets/service.js';
-import type { Job, JobStatus } from '../../jobs/types.js';
 import { fromEnum, fromOptionalEnum, toEnum } from '../enums.js';
-
-type Page = { first?: number | null; after?: string | null };
-const page = (a: Page) => ({ limit: a.first ?? undefined, cursor: a.after ?? undefined });
+import { type PageArgs, pageRequest } from '../paging.js';
 
 interface OptionsArg extends Omit<BackupOptionsInput, 'format' | 'compression'> {
   format?: string | null;
@@ -30,36 +25,23 @@ function backupOptions(o: OptionsArg | null | undefined): BackupOptionsInput {
   return out as BackupOptionsInput;
 }
 
-/** Targets, jobs and backups: thin calls into the same services REST uses; relations go through loaders. */
-export const operationResolvers: IResolvers = {
+type StartArgs = { targetId: string; options?: OptionsArg | null; idempotencyKey?: string | null };
+
+/** Backups: thin calls into the services REST uses; Backup.target and Backup.job go through loaders. */
+export const backupResolvers: IResolvers = {
   Query: {
-    targets: (_r, args: Page, { ctx }) => listTargets(ctx, page(args)),
-    target: (_r, { id }: { id: string }, { ctx }) => getTarget(ctx, id),
-    jobs: (_r, a: Page & { status?: string | null; kind?: string | null; targetId?: string | null }, { ctx }) =>
-      listJobs(ctx, {
-        ...page(a),
-        status: fromOptionalEnum<JobStatus>(a.status),
-        kind: a.kind ?? undefined,
-        targetId: a.targetId ?? undefined,
-      }),
-    job: (_r, { id }: { id: string }, { ctx }) => getJob(ctx, id),
-    backups: (_r, a: Page & { targetId?: string | null; status?: string | null }, { ctx }) =>
+    backups: (_r, a: PageArgs & { targetId?: string | null; status?: string | null }, { ctx }) =>
       listBackups(ctx, {
-        ...page(a),
+        ...pageRequest(a),
         targetId: a.targetId ?? undefined,
         status: fromOptionalEnum<BackupStatus>(a.status),
       }),
     backup: (_r, { id }: { id: string }, { ctx }) => getBackup(ctx, id),
   },
   Mutation: {
-    startBackup: (_r, a: { targetId: string; options?: OptionsArg | null; idempotencyKey?: string | null }, { ctx }) =>
+    startBackup: (_r, a: StartArgs, { ctx }) =>
       startBackup(ctx, a.targetId, backupOptions(a.options), a.idempotencyKey ?? undefined),
   },
-  Target: {
-    sslMode: (t: Target) => toEnum(t.sslMode),
-    backups: (t: Target, a: Page, { ctx }) => listBackups(ctx, { ...page(a), targetId: t.id }),
-  },
-  Job: { status: (j: Job) => toEnum(j.status) },
   Backup: {
     status: (b: Backup) => toEnum(b.status),
     format: (b: Backup) => toEnum(b.format),
