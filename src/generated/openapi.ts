@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness; answers while the process runs. */
-        get: operations["getHealth"];
+        get: operations["getLiveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -940,7 +940,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    getHealth: {
+    getLiveness: {
         parameters: {
             query?: never;
             header?: never;

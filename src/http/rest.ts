@@ -15,7 +15,7 @@ import {
   verifyBackupHandler,
 } from './handlers/drills.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
-import { getHealthHandler, readinessHandler } from './handlers/operations.js';
+import { getLivenessHandler, readinessHandler } from './handlers/probes.js';
 import {
   dropKeptDatabaseHandler,
   getRestoreHandler,
@@ -50,7 +50,7 @@ const requireOperationScopes =
 /** REST routes wired from openapi/openapi.yaml: operationId -> handler. */
 export async function registerRest(app: FastifyInstance, document: OpenApiDocument, knownMigrations: number) {
   const handlers: OperationHandlers = {
-    getHealth: getHealthHandler,
+    getLiveness: getLivenessHandler,
     getReadiness: readinessHandler(knownMigrations),
     createTenant: createTenantHandler,
     listTenants: listTenantsHandler,

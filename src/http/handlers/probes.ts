@@ -1,7 +1,7 @@
 import { checkReadiness } from '../../observability/readiness.js';
 import type { OperationHandler } from '../operation-types.js';
 
-export const getHealthHandler: OperationHandler<'getHealth'> = async () => ({ status: 'ok' as const });
+export const getLivenessHandler: OperationHandler<'getLiveness'> = async () => ({ status: 'ok' as const });
 
 export function readinessHandler(knownMigrations: number): OperationHandler<'getReadiness'> {
   return async (request, reply) => {
