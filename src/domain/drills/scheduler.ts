@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { appSessionClient, type ConnectionSettings } from '../../db/pool.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
+import { dueTick, parseSchedule } from '../../schedules/cron.js';
 import { expirePreviousDatabases } from '../restores/expire-previous.js';
 import type { Services } from '../services.js';
 import {
@@ -10,7 +11,6 @@ import {
   selectAllDrillPolicies,
   selectNewestAvailableBackup,
 } from './queries.js';
-import { dueTick, parseSchedule } from './schedule.js';
 import { enqueueVerification } from './service.js';
 
 export interface SchedulerLog {

@@ -2,6 +2,7 @@ import { inTenantScope, type Tx } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { enqueueJob } from '../../jobs/queue.js';
 import type { Job } from '../../jobs/types.js';
+import { nextTick, parseSchedule } from '../../schedules/cron.js';
 import { type BackupRow, selectBackup } from '../backups/queries.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
@@ -13,7 +14,6 @@ import {
   selectDrillPolicy,
   upsertDrillPolicy,
 } from './queries.js';
-import { nextTick, parseSchedule } from './schedule.js';
 
 export const VERIFY_JOB_KIND = 'verify';
 
