@@ -1,8 +1,8 @@
 import type { MercuriusContext, MercuriusLoaders } from 'mercurius';
 import { type Backup, getBackupsByIds } from '../domain/backups/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
+import type { JobView as Job } from '../domain/jobs/view.js';
 import { getTargetsByIds } from '../domain/targets/service.js';
-import type { Job } from '../jobs/types.js';
 
 type Query<T> = { obj: T };
 

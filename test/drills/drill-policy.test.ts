@@ -186,17 +186,19 @@ t.test('the scheduler enqueues exactly one drill per due tick, with two schedule
   const deadline = Date.now() + 10_000;
   let jobs: { id: string; backup_id: string; payload: { tick: string; trigger: string } }[] = [];
   while (Date.now() < deadline) {
-    jobs = await db.ownerQuery(`SELECT id, backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`, [
-      target,
-    ]);
+    jobs = await db.ownerQuery(
+      `SELECT id, subjects ->> 'backup' AS backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`,
+      [target],
+    );
     if (jobs.length > 0 && (a.isLeader || b.isLeader)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 400)); // several more passes of both schedulers
   t.equal([a.isLeader, b.isLeader].filter(Boolean).length, 1, 'exactly one leader');
-  jobs = await db.ownerQuery(`SELECT id, backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`, [
-    target,
-  ]);
+  jobs = await db.ownerQuery(
+    `SELECT id, subjects ->> 'backup' AS backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`,
+    [target],
+  );
   const ticks = await db.ownerQuery<{ target_id: string; tick: Date; job_id: string | null }>(
     'SELECT target_id, tick, job_id FROM drill_ticks WHERE target_id = ANY($1::uuid[]) ORDER BY target_id',
     [[target, empty]],

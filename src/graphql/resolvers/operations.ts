@@ -3,8 +3,9 @@ import type { BackupOptionsInput } from '../../domain/backups/options.js';
 import type { BackupStatus } from '../../domain/backups/queries.js';
 import { type Backup, getBackup, listBackups, startBackup } from '../../domain/backups/service.js';
 import { getJob, listJobs } from '../../domain/jobs/service.js';
+import type { JobView as Job } from '../../domain/jobs/view.js';
 import { getTarget, listTargets, type Target } from '../../domain/targets/service.js';
-import type { Job, JobStatus } from '../../jobs/types.js';
+import type { JobStatus } from '../../jobs/types.js';
 import { fromEnum, fromOptionalEnum, toEnum } from '../enums.js';
 
 type Page = { first?: number | null; after?: string | null };

@@ -1,5 +1,6 @@
 import type { IResolvers, MercuriusContext } from 'mercurius';
 import { getJobsByIds } from '../../domain/jobs/service.js';
+import type { JobView as Job } from '../../domain/jobs/view.js';
 import type { RestoreOptionsInput } from '../../domain/restores/options.js';
 import {
   getRestore,
@@ -8,7 +9,6 @@ import {
   type Restore,
   startRestore,
 } from '../../domain/restores/service.js';
-import type { Job } from '../../jobs/types.js';
 import { fromEnum, toEnum } from '../enums.js';
 
 type Page = { first?: number | null; after?: string | null };
