@@ -6,6 +6,7 @@ import type { CapabilityDeps } from './domain/capability.js';
 import type { Services } from './domain/services.js';
 import { taskHandlers } from './jobs/task.js';
 import { JobWorker, type WorkerLog } from './jobs/worker.js';
+import { Leader, type LeaderLog } from './schedules/leader.js';
 
 /** The job worker with every capability's tasks, configured from PGSTEWARD_WORKERS and friends. */
 export function createJobWorker(o: {
@@ -26,6 +27,26 @@ export function createJobWorker(o: {
     concurrency: o.config.jobs.workers,
     tenantMaxRunning: o.config.jobs.tenantMaxRunning,
     leaseMs: o.config.jobs.leaseMs,
+    ...(o.log ? { log: o.log } : {}),
+  });
+}
+
+/**
+ * The leader candidate with every capability's periodic passes, every PGSTEWARD_LEADER_INTERVAL_SECONDS
+ * by default. Run one in each process that runs jobs; replicas agree on one leader by advisory lock.
+ */
+export function createLeader(o: {
+  config: Config;
+  pool: pg.Pool;
+  settings: ConnectionSettings;
+  services: Services;
+  log?: LeaderLog;
+}): Leader<CapabilityDeps> {
+  return new Leader<CapabilityDeps>({
+    settings: o.settings,
+    intervalMs: o.config.leader.intervalMs,
+    deps: { pool: o.pool, services: o.services, config: o.config },
+    passes: capabilities.flatMap((c) => c.passes),
     ...(o.log ? { log: o.log } : {}),
   });
 }
