@@ -79,7 +79,9 @@ const envSchema = z.object({
     .refine((v) => /^(file|aws-sm):.+/.test(v), 'must be a secret reference: file:<key> or aws-sm:<secret id or ARN>')
     .optional(),
   PGSTEWARD_DRILL_SSL_MODE: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('require'),
-  PGSTEWARD_DRILL_INTERVAL_SECONDS: positiveInt(1, 3600).default(15),
+  PGSTEWARD_LEADER_INTERVAL_SECONDS: positiveInt(1, 3600).optional(),
+  // The leader's interval under its first name, from when it only scheduled drills.
+  PGSTEWARD_DRILL_INTERVAL_SECONDS: positiveInt(1, 3600).optional(),
 });
 
 /** Resolve `X` / `X_FILE` pairs into plain values, collecting problems. */
@@ -182,8 +184,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       server: e.PGSTEWARD_DRILL_TARGET
         ? { secretRef: e.PGSTEWARD_DRILL_TARGET, sslMode: e.PGSTEWARD_DRILL_SSL_MODE }
         : undefined,
-      /** How often the scheduler looks for due drill policies. */
-      intervalMs: e.PGSTEWARD_DRILL_INTERVAL_SECONDS * 1000,
+    },
+    leader: {
+      /** How often the leader runs its periodic passes (drills, kept-database expiry, ...). */
+      intervalMs: (e.PGSTEWARD_LEADER_INTERVAL_SECONDS ?? e.PGSTEWARD_DRILL_INTERVAL_SECONDS ?? 15) * 1000,
     },
   };
 }

@@ -1,16 +1,14 @@
 import type pg from 'pg';
 import type { Config } from './config.js';
 import type { ConnectionSettings } from './db/pool.js';
-import { backupTask } from './domain/backups/run-backup.js';
-import { BACKUP_JOB_KIND } from './domain/backups/service.js';
-import { VERIFY_JOB_KIND } from './domain/drills/service.js';
-import { verifyTask } from './domain/drills/verify-task.js';
-import { restoreTask } from './domain/restores/run-restore.js';
-import { RESTORE_JOB_KIND } from './domain/restores/service.js';
+import { capabilities } from './domain/capabilities.js';
+import type { CapabilityDeps } from './domain/capability.js';
 import type { Services } from './domain/services.js';
+import { taskHandlers } from './jobs/task.js';
 import { JobWorker, type WorkerLog } from './jobs/worker.js';
+import { Leader, type LeaderLog } from './schedules/leader.js';
 
-/** The job worker with every task pgsteward knows, configured from PGSTEWARD_WORKERS and friends. */
+/** The job worker with every capability's tasks, configured from PGSTEWARD_WORKERS and friends. */
 export function createJobWorker(o: {
   config: Config;
   pool: pg.Pool;
@@ -18,25 +16,37 @@ export function createJobWorker(o: {
   services: Services;
   log?: WorkerLog;
 }): JobWorker {
+  const deps: CapabilityDeps = { pool: o.pool, services: o.services, config: o.config };
   return new JobWorker({
     pool: o.pool,
     listen: o.listen,
-    handlers: {
-      [BACKUP_JOB_KIND]: backupTask({ pool: o.pool, services: o.services }),
-      [RESTORE_JOB_KIND]: restoreTask({
-        pool: o.pool,
-        services: o.services,
-        keepHours: o.config.restores.replaceKeepHours,
-      }),
-      [VERIFY_JOB_KIND]: verifyTask({
-        pool: o.pool,
-        services: o.services,
-        ...(o.config.drills.server ? { drillServer: o.config.drills.server } : {}),
-      }),
-    },
+    handlers: taskHandlers(
+      capabilities.flatMap((c) => c.tasks),
+      deps,
+    ),
     concurrency: o.config.jobs.workers,
     tenantMaxRunning: o.config.jobs.tenantMaxRunning,
     leaseMs: o.config.jobs.leaseMs,
+    ...(o.log ? { log: o.log } : {}),
+  });
+}
+
+/**
+ * The leader candidate with every capability's periodic passes, every PGSTEWARD_LEADER_INTERVAL_SECONDS
+ * by default. Run one in each process that runs jobs; replicas agree on one leader by advisory lock.
+ */
+export function createLeader(o: {
+  config: Config;
+  pool: pg.Pool;
+  settings: ConnectionSettings;
+  services: Services;
+  log?: LeaderLog;
+}): Leader<CapabilityDeps> {
+  return new Leader<CapabilityDeps>({
+    settings: o.settings,
+    intervalMs: o.config.leader.intervalMs,
+    deps: { pool: o.pool, services: o.services, config: o.config },
+    passes: capabilities.flatMap((c) => c.passes),
     ...(o.log ? { log: o.log } : {}),
   });
 }

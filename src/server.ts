@@ -5,10 +5,9 @@ import { mintToken } from './auth/mint.js';
 import { resolveVerificationKey } from './auth/signing-key.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openMetadataStore } from './db/metadata-store.js';
-import { DrillScheduler } from './domain/drills/scheduler.js';
 import { createServices } from './domain/services.js';
 import type { WorkerLog } from './jobs/worker.js';
-import { createJobWorker } from './jobs-runtime.js';
+import { createJobWorker, createLeader } from './jobs-runtime.js';
 import { sweepOrphanedToolDirs } from './pgtools/passfile.js';
 
 /** Process entry: load config, open the metadata store, build the app, listen, close with grace. */
@@ -37,17 +36,11 @@ async function main(): Promise<void> {
       ? createJobWorker({ config, pool: store.pool, listen: store.settings, services, log: workerLog(log) })
       : undefined;
   await worker?.start();
-  // Drill schedules are acted on where jobs run; replicas agree on one leader by advisory lock.
-  const drillScheduler = worker
-    ? new DrillScheduler({
-        pool: store.pool,
-        settings: store.settings,
-        intervalMs: config.drills.intervalMs,
-        log: workerLog(log),
-        services,
-      })
+  // Periodic work (drill schedules, kept-database expiry) runs where jobs run, once across replicas.
+  const leader = worker
+    ? createLeader({ config, pool: store.pool, settings: store.settings, services, log: workerLog(log) })
     : undefined;
-  drillScheduler?.start();
+  leader?.start();
 
   if (process.argv[2] === 'worker') {
     // `pgsteward worker`: the job engine alone, no HTTP.
@@ -56,7 +49,7 @@ async function main(): Promise<void> {
     closeWithGrace({ delay: 60_000 }, async ({ signal, err }) => {
       if (err) log.error({ err }, 'shutting down after an error');
       else log.info({ signal }, 'shutting down');
-      await drillScheduler?.stop();
+      await leader?.stop();
       await worker.stop();
       await store.close();
     });
@@ -74,7 +67,7 @@ async function main(): Promise<void> {
   });
   // Order matters: running jobs are stopped and released before the database goes away.
   app.addHook('onClose', async () => {
-    await drillScheduler?.stop();
+    await leader?.stop();
     await worker?.stop();
     await store.close();
   });

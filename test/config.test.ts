@@ -61,3 +61,15 @@ t.test('X_FILE variants read secrets from files, and X with X_FILE is refused', 
 t.test('an empty variable counts as unset', async (t) => {
   t.equal(loadConfig({ PORT: '', DATABASE_URL: '' }).port, 8080);
 });
+
+t.test('the leader interval: PGSTEWARD_LEADER_INTERVAL_SECONDS, or its former name, or 15 s', async (t) => {
+  t.equal(loadConfig({}).leader.intervalMs, 15_000);
+  t.equal(loadConfig({ PGSTEWARD_DRILL_INTERVAL_SECONDS: '30' }).leader.intervalMs, 30_000, 'the old name still works');
+  t.equal(loadConfig({ PGSTEWARD_LEADER_INTERVAL_SECONDS: '5' }).leader.intervalMs, 5_000);
+  t.equal(
+    loadConfig({ PGSTEWARD_LEADER_INTERVAL_SECONDS: '5', PGSTEWARD_DRILL_INTERVAL_SECONDS: '30' }).leader.intervalMs,
+    5_000,
+    'the general name wins',
+  );
+  t.throws(() => loadConfig({ PGSTEWARD_DRILL_INTERVAL_SECONDS: '0' }), /PGSTEWARD_DRILL_INTERVAL_SECONDS/);
+});

@@ -6,8 +6,7 @@ export interface JobRow {
   tenant_id: string;
   kind: string;
   target_id: string | null;
-  backup_id: string | null;
-  restore_id: string | null;
+  subjects: Record<string, string>;
   status: JobStatus;
   payload: Record<string, unknown>;
   progress: Record<string, unknown>;
@@ -23,7 +22,7 @@ export interface JobRow {
   finished_at: Date | null;
 }
 
-export const JOB_COLUMNS = `id, tenant_id, kind, target_id, backup_id, restore_id, status, payload, progress, result, error, attempts,
+export const JOB_COLUMNS = `id, tenant_id, kind, target_id, subjects, status, payload, progress, result, error, attempts,
   max_attempts, run_at, attempt_id, cancel_requested_at, created_at, started_at, finished_at`;
 
 /** The same columns qualified by a table alias, for statements that join. */
@@ -39,8 +38,7 @@ export const toJob = (r: JobRow): Job => ({
   tenantId: r.tenant_id,
   kind: r.kind,
   targetId: r.target_id,
-  backupId: r.backup_id,
-  restoreId: r.restore_id,
+  subjects: r.subjects,
   status: r.status,
   payload: r.payload,
   progress: r.progress,

@@ -18,25 +18,15 @@ export const insertJob = (job: {
   tenantId: string;
   kind: string;
   targetId: string | null;
-  backupId: string | null;
-  restoreId: string | null;
+  subjectsJson: string;
   payloadJson: string;
   maxAttempts: number;
   runAt: Date | null;
 }): Sql => ({
-  text: `INSERT INTO jobs (tenant_id, kind, target_id, backup_id, restore_id, payload, max_attempts, run_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, coalesce($8::timestamptz, now()))
+  text: `INSERT INTO jobs (tenant_id, kind, target_id, subjects, payload, max_attempts, run_at)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, coalesce($7::timestamptz, now()))
          RETURNING ${JOB_COLUMNS}`,
-  values: [
-    job.tenantId,
-    job.kind,
-    job.targetId,
-    job.backupId,
-    job.restoreId,
-    job.payloadJson,
-    job.maxAttempts,
-    job.runAt,
-  ],
+  values: [job.tenantId, job.kind, job.targetId, job.subjectsJson, job.payloadJson, job.maxAttempts, job.runAt],
 });
 
 export const selectJobRow = (id: string): Sql => ({

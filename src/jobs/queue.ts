@@ -12,8 +12,8 @@ export interface EnqueueInput {
   tenantId: string;
   kind: string;
   targetId?: string | null;
-  backupId?: string | null;
-  restoreId?: string | null;
+  /** What the job works on, by subject kind (see Job.subjects); each id a non-empty string. */
+  subjects?: Record<string, string>;
   payload?: Record<string, unknown>;
   maxAttempts?: number;
   runAt?: Date;
@@ -34,13 +34,14 @@ export async function enqueueJob(tx: Tx, input: EnqueueInput): Promise<Job> {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw Errors.validation('a job payload must be a JSON object');
   }
+  const subjects = input.subjects ?? {};
+  if (!isSubjectMap(subjects)) throw Errors.validation('job subjects must map subject kinds to non-empty ids');
   const row = await tx.one<JobRow>(
     insertJob({
       tenantId: input.tenantId,
       kind: input.kind,
       targetId: input.targetId ?? null,
-      backupId: input.backupId ?? null,
-      restoreId: input.restoreId ?? null,
+      subjectsJson: JSON.stringify(subjects),
       payloadJson: JSON.stringify(payload),
       maxAttempts,
       runAt: input.runAt ?? null,
@@ -50,6 +51,12 @@ export async function enqueueJob(tx: Tx, input: EnqueueInput): Promise<Job> {
   await tx.rows(notify(JOBS_AVAILABLE_CHANNEL, ''));
   return toJob(row);
 }
+
+const isSubjectMap = (s: unknown): s is Record<string, string> =>
+  typeof s === 'object' &&
+  s !== null &&
+  !Array.isArray(s) &&
+  Object.entries(s).every(([kind, id]) => kind.length > 0 && typeof id === 'string' && id.length > 0);
 
 /**
  * Ask a job to stop. Queued: cancelled at once. Running: marked, and its worker is told (NOTIFY, with the

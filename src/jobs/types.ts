@@ -13,10 +13,11 @@ export interface Job {
   tenantId: string;
   kind: string;
   targetId: string | null;
-  /** The backup a backup job produces (jobs.backup_id, added with the backups table). */
-  backupId: string | null;
-  /** The restore a restore job performs (jobs.restore_id). */
-  restoreId: string | null;
+  /**
+   * What the job works on, as a map from subject kind to id. Opaque to the engine: the capability
+   * that enqueues a job chooses the kinds, and the domain reads them.
+   */
+  subjects: Record<string, string>;
   status: JobStatus;
   payload: Record<string, unknown>;
   progress: Record<string, unknown>;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { dueTick, nextTick, parseSchedule } from '../../src/domain/drills/schedule.js';
 import { compareTables, scratchDatabaseName } from '../../src/domain/drills/verification.js';
+import { dueTick, nextTick, parseSchedule } from '../../src/schedules/cron.js';
 
 t.test('compareTables judges recorded counts and lists what the record does not know', async (t) => {
   const { tables, mismatches } = compareTables(

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { DrillScheduler, scheduleDueDrills } from '../../src/domain/drills/scheduler.js';
+import { drillSchedulingPass } from '../../src/domain/drills/capability.js';
+import { scheduleDueDrills } from '../../src/domain/drills/scheduler.js';
+import { Leader } from '../../src/schedules/leader.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 
 const { app, db, token, seedTenants } = await buildTestApp(t);
@@ -178,25 +180,29 @@ t.test('the scheduler enqueues exactly one drill per due tick, with two schedule
     [[target, empty]],
   );
   const settings = db.ownerSettings;
-  const a = new DrillScheduler({ pool: db.appPool, settings, intervalMs: 40 });
-  const b = new DrillScheduler({ pool: db.appPool, settings, intervalMs: 40 });
+  const scheduler = () =>
+    new Leader({ settings, intervalMs: 40, deps: { pool: db.appPool }, passes: [drillSchedulingPass] });
+  const a = scheduler();
+  const b = scheduler();
   a.start();
   b.start();
   t.teardown(() => Promise.all([a.stop(), b.stop()]));
   const deadline = Date.now() + 10_000;
   let jobs: { id: string; backup_id: string; payload: { tick: string; trigger: string } }[] = [];
   while (Date.now() < deadline) {
-    jobs = await db.ownerQuery(`SELECT id, backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`, [
-      target,
-    ]);
+    jobs = await db.ownerQuery(
+      `SELECT id, subjects ->> 'backup' AS backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`,
+      [target],
+    );
     if (jobs.length > 0 && (a.isLeader || b.isLeader)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 400)); // several more passes of both schedulers
   t.equal([a.isLeader, b.isLeader].filter(Boolean).length, 1, 'exactly one leader');
-  jobs = await db.ownerQuery(`SELECT id, backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`, [
-    target,
-  ]);
+  jobs = await db.ownerQuery(
+    `SELECT id, subjects ->> 'backup' AS backup_id, payload FROM jobs WHERE kind = 'verify' AND target_id = $1`,
+    [target],
+  );
   const ticks = await db.ownerQuery<{ target_id: string; tick: Date; job_id: string | null }>(
     'SELECT target_id, tick, job_id FROM drill_ticks WHERE target_id = ANY($1::uuid[]) ORDER BY target_id',
     [[target, empty]],
@@ -270,47 +276,4 @@ t.test('a stored schedule that no longer parses is skipped, not fatal', async (t
   );
   t.ok(warnings.length > 0);
   await db.ownerQuery('DELETE FROM drill_policies WHERE target_id = $1', [target]);
-});
-
-t.test('a leader whose lock session is killed loses leadership, then competes again', async (t) => {
-  const events: string[] = [];
-  const log = {
-    info: (o: unknown, m?: string) => events.push(`info ${m ?? o}`),
-    warn: (o: unknown, m?: string) => events.push(`warn ${m ?? o}`),
-    error: (o: unknown, m?: string) => events.push(`error ${m ?? o}`),
-  };
-  const s = new DrillScheduler({ pool: db.appPool, settings: db.ownerSettings, intervalMs: 30, log });
-  s.start();
-  s.start(); // idempotent
-  t.teardown(() => s.stop());
-  const until = async (cond: () => boolean) => {
-    const deadline = Date.now() + 5_000;
-    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  };
-  await until(() => s.isLeader);
-  t.ok(s.isLeader);
-  await db.ownerQuery(
-    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-      WHERE application_name = 'pgsteward-drill-scheduler' AND datname = current_database()`,
-  );
-  await until(() => events.some((e) => e.includes('lost its lock session')));
-  t.ok(
-    events.some((e) => e.includes('lost its lock session')),
-    'the loss is noticed and logged',
-  );
-  await until(() => events.filter((e) => e.includes('is the leader')).length >= 2);
-  t.ok(s.isLeader, 'and leadership is taken again on a new session');
-});
-
-t.test('a scheduler that cannot reach the database logs and keeps trying', async (t) => {
-  const errors: unknown[] = [];
-  const log = { info: () => {}, warn: () => {}, error: (o: unknown) => errors.push(o) };
-  const settings = { ...db.ownerSettings, port: 1 };
-  const s = new DrillScheduler({ pool: db.appPool, settings, intervalMs: 20, log });
-  s.start();
-  const deadline = Date.now() + 5_000;
-  while (errors.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await s.stop();
-  t.ok(errors.length >= 2, 'each pass fails on its own and the next one tries again');
-  t.notOk(s.isLeader);
 });

@@ -193,14 +193,19 @@ t.test('verify answers 404 for another tenant, 409 for a backup that is not avai
 
 // The task itself, driven directly: what a retry, a cancel and a separate drill server look like.
 const task = (drillServer?: DrillServer) =>
-  verifyTask({ pool: db.appPool, services, ...(drillServer ? { drillServer } : {}) });
+  verifyTask.bind({ pool: db.appPool, services, config: { drills: { server: drillServer } } });
 function runTask(
-  handler: ReturnType<typeof verifyTask>,
+  handler: ReturnType<typeof task>,
   jobId: string,
   onProgress: (p: Record<string, unknown>, abort: () => void) => void = () => {},
 ) {
   const controller = new AbortController();
-  const job = { id: jobId, tenantId: 'acme', kind: 'verify', payload: { backupId: good } } as unknown as Job;
+  const job = {
+    id: jobId,
+    tenantId: 'acme',
+    kind: 'verify',
+    payload: { backupId: good, trigger: 'api' },
+  } as unknown as Job;
   return handler({
     job,
     attemptId: randomUUID(),

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { inTenantScope } from '../../src/db/tenant-scope.js';
 import { cancelJob, getJob, getJobsByIds, listJobs } from '../../src/domain/jobs/service.js';
+import { type JobView as Job, toJobView } from '../../src/domain/jobs/view.js';
 import { enqueueJob } from '../../src/jobs/queue.js';
-import type { Job } from '../../src/jobs/types.js';
+import type { Job as EngineJob } from '../../src/jobs/types.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { addTenants, ctxFor, enqueue, targetIdFor } from './job-fixtures.js';
 
@@ -17,10 +18,12 @@ const targetId = await targetIdFor(db, 'acme');
 // Seven acme jobs, five of them in one transaction (so they share created_at: the keyset's tie-break
 // on id is exercised), and one globex job.
 const acmeJobs: Job[] = [];
-acmeJobs.push(await enqueue(db, 'acme', { kind: 'backup', targetId }));
-acmeJobs.push(await enqueue(db, 'acme', { kind: 'restore', payload: { confirm: true } }));
+acmeJobs.push(toJobView(await enqueue(db, 'acme', { kind: 'backup', targetId })));
+acmeJobs.push(toJobView(await enqueue(db, 'acme', { kind: 'restore', payload: { confirm: true } })));
 await inTenantScope(db.appPool, { tenantId: 'acme' }, async (tx) => {
-  for (let i = 0; i < 5; i++) acmeJobs.push(await enqueueJob(tx, { tenantId: 'acme', kind: 'vacuum', payload: { i } }));
+  for (let i = 0; i < 5; i++) {
+    acmeJobs.push(toJobView(await enqueueJob(tx, { tenantId: 'acme', kind: 'vacuum', payload: { i } })));
+  }
 });
 const globexJob = await enqueue(db, 'globex', { kind: 'backup' });
 
@@ -105,7 +108,7 @@ t.test('getJobsByIds returns only visible jobs, under the ids as asked', async (
 });
 
 t.test('a job enqueued in a transaction that rolls back does not exist', async (t) => {
-  let enqueued: Job | undefined;
+  let enqueued: EngineJob | undefined;
   await t.rejects(
     inTenantScope(db.appPool, { tenantId: 'acme' }, async (tx) => {
       enqueued = await enqueueJob(tx, { tenantId: 'acme', kind: 'orphan' });
@@ -127,4 +130,29 @@ t.test('enqueue validates its input', async (t) => {
   await t.rejects(enqueue(db, 'acme', { kind: '' }), { code: 'PGS_VALIDATION' });
   await t.rejects(enqueue(db, 'acme', { maxAttempts: 0 }), { code: 'PGS_VALIDATION' });
   await t.rejects(enqueue(db, 'acme', { payload: [] as never }), { code: 'PGS_VALIDATION' });
+});
+
+t.test('subjects are stored as given, and the API view names the backup and restore among them', async (t) => {
+  const backup = randomUUID();
+  const restore = randomUUID();
+  const job = await enqueue(db, 'acme', { kind: 'subjects', subjects: { backup, restore, role: 'r-1' } });
+  t.same(job.subjects, { backup, restore, role: 'r-1' });
+  const [row] = await db.ownerQuery<{ subjects: unknown }>('SELECT subjects FROM jobs WHERE id = $1', [job.id]);
+  t.same(row?.subjects, { backup, restore, role: 'r-1' });
+  const view = await getJob(acme, job.id);
+  t.match(view, { backupId: backup, restoreId: restore });
+  t.notOk('subjects' in view, 'the map itself stays internal');
+  const plain = await enqueue(db, 'acme', { kind: 'subjects' });
+  t.match(await getJob(acme, plain.id), { backupId: null, restoreId: null });
+});
+
+t.test('subjects must map kinds to non-empty string ids, in the engine and in the table', async (t) => {
+  for (const subjects of [{ backup: '' }, { '': 'x' }, { backup: 7 }, ['x']]) {
+    await t.rejects(enqueue(db, 'acme', { subjects: subjects as never }), { code: 'PGS_VALIDATION' }, String(subjects));
+  }
+  const job = await enqueue(db, 'acme', { kind: 'subjects' });
+  await t.rejects(db.ownerQuery(`UPDATE jobs SET subjects = '{"backup": 7}' WHERE id = $1`, [job.id]), {
+    code: '23514',
+  });
+  await t.rejects(db.ownerQuery(`UPDATE jobs SET subjects = '["x"]' WHERE id = $1`, [job.id]), { code: '23514' });
 });

@@ -30,8 +30,9 @@ async function crashedReplace(o: { restoreId: string; aside: string; work: strin
   );
   const id = row?.id as string;
   const [job] = await f.db.ownerQuery<{ id: string }>(
-    `INSERT INTO jobs (tenant_id, kind, target_id, restore_id, payload, attempts, max_attempts)
-     VALUES ('acme', 'restore', $1, $2::uuid, jsonb_build_object('restoreId', $2::text), 1, 2) RETURNING id`,
+    `INSERT INTO jobs (tenant_id, kind, target_id, subjects, payload, attempts, max_attempts)
+     VALUES ('acme', 'restore', $1, jsonb_build_object('restore', $2::text), jsonb_build_object('restoreId', $2::text),
+             1, 2) RETURNING id`,
     [f.targetId, id],
   );
   await f.db.ownerQuery('UPDATE restores SET job_id = $1 WHERE id = $2', [job?.id, id]);

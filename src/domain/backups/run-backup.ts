@@ -5,18 +5,23 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { z } from 'zod';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors, isPgStewardError } from '../../errors.js';
-import type { TaskContext, TaskHandler } from '../../jobs/types.js';
+import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
+import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
+import type { TaskContext } from '../../jobs/types.js';
 import { JobFailure } from '../../jobs/types.js';
 import { dbnameArgument } from '../../pgtools/conninfo.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
 import { PgToolError, runPgTool } from '../../pgtools/run-tool.js';
 import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.js';
+import { isUuid } from '../ids.js';
 import type { Services } from '../services.js';
 import type { TargetRow } from '../targets/queries.js';
 import { selectTarget } from '../targets/queries.js';
 import { withTargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
+import { backupPrefix } from './artifact-prefix.js';
 import { countRows, listDumpedTables, resolveSelection } from './catalog.js';
 import { streamDumpToStorage } from './dump-stream.js';
 import { pgDumpArgs } from './pg-dump-args.js';
@@ -27,17 +32,25 @@ import {
   markBackupFailed,
   markBackupRunning,
 } from './queries.js';
-import { backupPrefix } from './service.js';
 import type { ArtifactStorage, StoredObject } from './storage/artifact-storage.js';
 
 const FILE_NAMES = { custom: 'dump.custom', plain: 'dump.sql', tar: 'dump.tar', directory: 'dump.dir' } as const;
 // pg_dump --verbose: "pg_dump: dumping contents of table "public.orders"".
 const DUMPING_TABLE = /dumping contents of table "(.+)"$/;
 
-/** The worker's handler for `backup` jobs. */
-export function backupTask(deps: { pool: pg.Pool; services: Services }): TaskHandler {
-  return async (task) => {
-    const backupId = String(task.job.payload.backupId ?? '');
+/**
+ * `backup` jobs: take the backup startBackup recorded as pending. A retryable failure (a crashed
+ * worker) gets the engine's default attempts.
+ */
+export const backupTask = defineTask({
+  kind: 'backup',
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  parsePayload: payloadParser('backup', z.object({ backupId: z.string().refine(isUuid, 'must be a UUID') })),
+  handler: backupJob,
+});
+
+function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backupId: string }> {
+  return async (task, { backupId }) => {
     const scope = { tenantId: task.job.tenantId };
     const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(markBackupRunning(backupId)));
     if (!backup) throw new JobFailure('PGS_BACKUP_NOT_FOUND', `Backup '${backupId}' is no longer pending.`);

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
-import { enqueueJob } from '../../jobs/queue.js';
-import type { Job } from '../../jobs/types.js';
+import { enqueueTask } from '../../jobs/task.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import type { StoredVerification } from '../drills/verification.js';
 import { isUuid } from '../ids.js';
 import { getStartedJob } from '../jobs/service.js';
+import { type JobView, toJobView } from '../jobs/view.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { withTargetAccess, withTargetClient } from '../targets/session.js';
+import { backupPrefix } from './artifact-prefix.js';
 import { resolveSelection } from './catalog.js';
 import { type BackupOptions, type BackupOptionsInput, normaliseBackupOptions } from './options.js';
 import {
@@ -24,8 +25,8 @@ import {
   selectIdempotencyKey,
   setBackupJob,
 } from './queries.js';
+import { backupTask } from './run-backup.js';
 
-export const BACKUP_JOB_KIND = 'backup';
 const START_BACKUP_OPERATION = 'startBackup';
 
 export interface Backup {
@@ -86,7 +87,7 @@ export async function startBackup(
   targetId: string,
   input: BackupOptionsInput,
   idempotencyKey?: string,
-): Promise<Job> {
+): Promise<JobView> {
   requireScopes(ctx, 'backups:write');
   const scope = ownTenant(ctx);
   const options = normaliseBackupOptions(input);
@@ -107,18 +108,17 @@ export async function startBackup(
     return await inTenantScope(ctx.pool, scope, async (tx) => {
       const backup = await tx.one<BackupRow>(insertBackup(scope.tenantId, target.id, options));
       if (!backup) throw Errors.internal();
-      const job = await enqueueJob(tx, {
+      const job = await enqueueTask(tx, backupTask, {
         tenantId: scope.tenantId,
-        kind: BACKUP_JOB_KIND,
         targetId: target.id,
-        backupId: backup.id,
+        subjects: { backup: backup.id },
         payload: { backupId: backup.id },
       });
       await tx.rows(setBackupJob(backup.id, job.id));
       if (idempotencyKey !== undefined) {
         await tx.rows(insertIdempotencyKey(scope.tenantId, START_BACKUP_OPERATION, idempotencyKey, hash, job.id));
       }
-      return job;
+      return toJobView(job);
     });
   } catch (err) {
     // Two requests with one key raced: the loser answers with the winner's job.
@@ -130,7 +130,7 @@ export async function startBackup(
   }
 }
 
-async function findIdempotentJob(ctx: Ctx, key: string, hash: string): Promise<Job | undefined> {
+async function findIdempotentJob(ctx: Ctx, key: string, hash: string): Promise<JobView | undefined> {
   const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
     tx.one<{ request_hash: string; job_id: string }>(selectIdempotencyKey(START_BACKUP_OPERATION, key)),
   );
@@ -190,7 +190,3 @@ export async function deleteBackup(ctx: Ctx, id: string): Promise<Backup> {
   const deleted = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(markBackupDeleted(id)));
   return toBackup(deleted ?? (await loadBackupRow(ctx, id)));
 }
-
-/** Every object of a backup lives under this prefix: <tenant>/<target>/<backup id>/. */
-export const backupPrefix = (tenantId: string, targetId: string, backupId: string) =>
-  `${tenantId}/${targetId}/${backupId}/`;

@@ -1,8 +1,7 @@
 import type pg from 'pg';
-import { appSessionClient, type ConnectionSettings } from '../../db/pool.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
-import { expirePreviousDatabases } from '../restores/expire-previous.js';
-import type { Services } from '../services.js';
+import { dueTick, parseSchedule } from '../../schedules/cron.js';
+import type { LeaderLog } from '../../schedules/leader.js';
 import {
   advanceLastTick,
   type DrillPolicyRow,
@@ -10,19 +9,11 @@ import {
   selectAllDrillPolicies,
   selectNewestAvailableBackup,
 } from './queries.js';
-import { dueTick, parseSchedule } from './schedule.js';
 import { enqueueVerification } from './service.js';
 
-export interface SchedulerLog {
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
+export type SchedulerLog = LeaderLog;
 
 const silent: SchedulerLog = { info: () => {}, warn: () => {}, error: () => {} };
-
-/** The session-level advisory lock whose holder is the one scheduler leader ("pgstdrll" as a bigint). */
-export const DRILL_SCHEDULER_LOCK = '8098989418457525356';
 
 export type TickOutcome = 'enqueued' | 'no-backup' | 'taken';
 
@@ -83,115 +74,4 @@ export async function scheduleDueDrills(
     }
   }
   return done;
-}
-
-/**
- * Runs scheduleDueDrills (and, given services, expirePreviousDatabases) every interval, in one process
- * across all replicas: the leader is whoever holds a session-level advisory lock on a dedicated
- * connection. Leadership ends with that connection,
- * so before each pass the leader checks its session is alive; if it is not, it stops scheduling and
- * competes for the lock again like everyone else.
- */
-export class DrillScheduler {
-  /** The dedicated session; it holds the lock while `leading`, and asks for it each pass while not. */
-  private client: pg.Client | undefined;
-  private leading = false;
-  private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> | undefined;
-  private stopped = true;
-
-  constructor(
-    private readonly opts: {
-      pool: pg.Pool;
-      /** Settings for the dedicated lock connection (never a pooled one). */
-      settings: ConnectionSettings;
-      intervalMs: number;
-      log?: SchedulerLog;
-      /** With services, each leader pass also drops the databases replace restores kept past keepUntil. */
-      services?: Services;
-    },
-  ) {}
-
-  get isLeader(): boolean {
-    return this.leading;
-  }
-
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.plan(0);
-  }
-
-  /** Stop scheduling: waits for a pass in progress, then gives up the lock by closing its session. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.round;
-    await this.disconnect();
-  }
-
-  private plan(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      this.round = this.pass().finally(() => {
-        this.round = undefined;
-        if (!this.stopped) this.plan(this.opts.intervalMs);
-      });
-    }, delayMs);
-  }
-
-  private async pass(): Promise<void> {
-    const log = this.opts.log ?? silent;
-    try {
-      if (!(await this.lead())) return;
-      const done = await scheduleDueDrills(this.opts.pool, new Date(), log);
-      const enqueued = done.filter((d) => d.outcome === 'enqueued').length;
-      if (enqueued > 0) log.info({ enqueued }, 'drills enqueued');
-    } catch (err) {
-      log.error({ err }, 'drill scheduler pass failed');
-    }
-    // The same leader and timer: one sweeper across replicas, and a failing sweep never holds up drills.
-    if (!this.leading || !this.opts.services) return;
-    try {
-      await expirePreviousDatabases({ pool: this.opts.pool, services: this.opts.services }, new Date(), log);
-    } catch (err) {
-      log.error({ err }, 'expiring kept databases failed');
-    }
-  }
-
-  /**
-   * True while this process holds the leader lock. The leader's check is a query on the locking session:
-   * if it answers, the session (and with it the lock) is alive. A failed session is closed, and the
-   * next pass starts over with a new one.
-   */
-  private async lead(): Promise<boolean> {
-    try {
-      if (!this.client) {
-        const client = appSessionClient(this.opts.settings, 'pgsteward-drill-scheduler');
-        client.on('error', () => {}); // a dropped session is noticed by the next query
-        this.client = client;
-        await client.connect();
-      }
-      if (this.leading) {
-        await this.client.query('SELECT 1');
-        return true;
-      }
-      const { rows } = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
-        DRILL_SCHEDULER_LOCK,
-      ]);
-      this.leading = rows[0]?.ok === true;
-      if (this.leading) (this.opts.log ?? silent).info('drill scheduler is the leader');
-      return this.leading;
-    } catch (err) {
-      if (this.leading) (this.opts.log ?? silent).warn({ err }, 'drill scheduler lost its lock session');
-      await this.disconnect();
-      throw err;
-    }
-  }
-
-  private async disconnect(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
-    this.leading = false;
-    await client?.end().catch(() => {});
-  }
 }

@@ -1,10 +1,12 @@
 import { inTenantScope, type Tx } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
-import { enqueueJob } from '../../jobs/queue.js';
+import { enqueueTask } from '../../jobs/task.js';
 import type { Job } from '../../jobs/types.js';
+import { nextTick, parseSchedule } from '../../schedules/cron.js';
 import { type BackupRow, selectBackup } from '../backups/queries.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
+import { type JobView, toJobView } from '../jobs/view.js';
 import { loadTargetRow } from '../targets/service.js';
 import {
   type DrillPolicyRow,
@@ -13,9 +15,7 @@ import {
   selectDrillPolicy,
   upsertDrillPolicy,
 } from './queries.js';
-import { nextTick, parseSchedule } from './schedule.js';
-
-export const VERIFY_JOB_KIND = 'verify';
+import { verifyTask } from './verify-task.js';
 
 export interface DrillPolicy {
   targetId: string;
@@ -51,12 +51,14 @@ export async function enqueueVerification(
   backup: Pick<BackupRow, 'id' | 'tenant_id' | 'target_id'>,
   trigger: { by: 'api' } | { by: 'schedule'; tick: string },
 ): Promise<Job> {
-  return enqueueJob(tx, {
+  return enqueueTask(tx, verifyTask, {
     tenantId: backup.tenant_id,
-    kind: VERIFY_JOB_KIND,
     targetId: backup.target_id,
-    backupId: backup.id,
-    payload: { backupId: backup.id, trigger: trigger.by, ...(trigger.by === 'schedule' ? { tick: trigger.tick } : {}) },
+    subjects: { backup: backup.id },
+    payload:
+      trigger.by === 'schedule'
+        ? { backupId: backup.id, trigger: 'schedule', tick: trigger.tick }
+        : { backupId: backup.id, trigger: 'api' },
   });
 }
 
@@ -65,14 +67,14 @@ export async function enqueueVerification(
  * for a backup, like taking it). Another tenant's backup answers PGS_BACKUP_NOT_FOUND; one that is not
  * available answers PGS_BACKUP_NOT_AVAILABLE.
  */
-export async function verifyBackup(ctx: Ctx, backupId: string): Promise<Job> {
+export async function verifyBackup(ctx: Ctx, backupId: string): Promise<JobView> {
   requireScopes(ctx, 'backups:write');
   if (!isUuid(backupId)) throw Errors.backupNotFound(backupId);
   return inTenantScope(ctx.pool, ownTenant(ctx), async (tx) => {
     const backup = await tx.one<BackupRow>(selectBackup(backupId));
     if (!backup) throw Errors.backupNotFound(backupId);
     if (backup.status !== 'available') throw Errors.backupNotRestorable(backupId, backup.status);
-    return enqueueVerification(tx, backup, { by: 'api' });
+    return toJobView(await enqueueVerification(tx, backup, { by: 'api' }));
   });
 }
 

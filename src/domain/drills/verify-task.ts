@@ -1,8 +1,12 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { isPgStewardError } from '../../errors.js';
-import { JobFailure, type TaskContext, type TaskHandler } from '../../jobs/types.js';
+import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
+import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
+import { JobFailure, type TaskContext } from '../../jobs/types.js';
 import { type BackupRow, selectBackup } from '../backups/queries.js';
+import { isUuid } from '../ids.js';
 import { restoreInto } from '../restores/restore-into.js';
 import type { Services } from '../services.js';
 import { selectTarget, type TargetRow } from '../targets/queries.js';
@@ -21,15 +25,44 @@ const BACKUP_AT_FAULT = new Set([
   'PGS_DUMP_REFUSED',
 ]);
 
+/** Who asked for a drill: the API, or the drill scheduler acting on a policy's tick. */
+const verifyPayload = z.discriminatedUnion('trigger', [
+  z.object({ backupId: z.string().refine(isUuid, 'must be a UUID'), trigger: z.literal('api') }),
+  z.object({
+    backupId: z.string().refine(isUuid, 'must be a UUID'),
+    trigger: z.literal('schedule'),
+    tick: z.iso.datetime(),
+  }),
+]);
+export type VerifyPayload = z.output<typeof verifyPayload>;
+
+/** What drills need from the process: where they restore comes from the config (PGSTEWARD_DRILL_TARGET). */
+export interface VerifyTaskDeps {
+  pool: pg.Pool;
+  services: Services;
+  config: { drills: { server?: DrillServer | undefined } };
+}
+
 /**
- * The worker's handler for `verify` jobs: restore the backup into a scratch database, count every
- * table against the counts recorded at backup time, check btree indexes with amcheck, and always drop
- * the scratch database. A mismatch is a drill that succeeded with verified:false; the backup's record
- * (last_verified_at, last_verification) keeps the outcome either way.
+ * `verify` jobs: restore the backup into a scratch database, count every table against the counts
+ * recorded at backup time, check btree indexes with amcheck, and always drop the scratch database. A
+ * mismatch is a drill that succeeded with verified:false; the backup's record (last_verified_at,
+ * last_verification) keeps the outcome either way.
  */
-export function verifyTask(deps: { pool: pg.Pool; services: Services; drillServer?: DrillServer }): TaskHandler {
-  return async (task) => {
-    const backupId = String(task.job.payload.backupId ?? '');
+export const verifyTask = defineTask({
+  kind: 'verify',
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  parsePayload: payloadParser('verify', verifyPayload),
+  handler: (deps: VerifyTaskDeps) =>
+    verifyJob({
+      pool: deps.pool,
+      services: deps.services,
+      ...(deps.config.drills.server ? { drillServer: deps.config.drills.server } : {}),
+    }),
+});
+
+function verifyJob(deps: { pool: pg.Pool; services: Services; drillServer?: DrillServer }): TaskRun<VerifyPayload> {
+  return async (task, { backupId }) => {
     const scope = { tenantId: task.job.tenantId };
     const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(selectBackup(backupId)));
     if (!backup) throw new JobFailure('PGS_BACKUP_NOT_FOUND', `Backup '${backupId}' was not found.`);

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { z } from 'zod';
 import { inTenantScope } from '../../db/tenant-scope.js';
-import { JobFailure, type TaskContext, type TaskHandler } from '../../jobs/types.js';
+import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
+import { JobFailure, type TaskContext } from '../../jobs/types.js';
 import { quoteIdent } from '../../sql/identifiers.js';
 import type { BackupRow } from '../backups/queries.js';
 import { selectBackup } from '../backups/queries.js';
+import { isUuid } from '../ids.js';
 import type { Services } from '../services.js';
 import { selectTarget, type TargetRow } from '../targets/queries.js';
 import { onDatabase, type TargetAccess, withTargetAccess, withTargetClient } from '../targets/session.js';
@@ -37,10 +40,29 @@ interface Outcome {
   durationMs: number;
 }
 
-/** The worker's handler for `restore` jobs. */
-export function restoreTask(deps: { pool: pg.Pool; services: Services; keepHours: number }): TaskHandler {
-  return async (task) => {
-    const restoreId = String(task.job.payload.restoreId ?? '');
+/** What restore jobs need from the process: a replace's keep time comes from the config. */
+export interface RestoreTaskDeps {
+  pool: pg.Pool;
+  services: Services;
+  config: { restores: { replaceKeepHours: number } };
+}
+
+/**
+ * `restore` jobs: perform the restore startRestore recorded as pending. A second attempt only after a
+ * crashed worker (a JobFailure is never retried): it drops the database the first attempt recorded as
+ * its own and starts over. More would only repeat a failing restore.
+ */
+export const restoreTask = defineTask({
+  kind: 'restore',
+  maxAttempts: 2,
+  parsePayload: payloadParser('restore', z.object({ restoreId: z.string().refine(isUuid, 'must be a UUID') })),
+  handler: (deps: RestoreTaskDeps) =>
+    restoreJob({ pool: deps.pool, services: deps.services, keepHours: deps.config.restores.replaceKeepHours }),
+});
+
+/** keepHours: how long a replace keeps the old database aside (PGSTEWARD_REPLACE_KEEP_HOURS). */
+function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number }): TaskRun<{ restoreId: string }> {
+  return async (task, { restoreId }) => {
     const scope = { tenantId: task.job.tenantId };
     const restore = await inTenantScope(deps.pool, scope, (tx) => tx.one<RestoreRow>(markRestoreRunning(restoreId)));
     if (!restore) throw new JobFailure('PGS_RESTORE_NOT_FOUND', `Restore '${restoreId}' is no longer pending.`);

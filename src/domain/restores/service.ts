@@ -1,10 +1,10 @@
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors, isPgStewardError } from '../../errors.js';
-import { enqueueJob } from '../../jobs/queue.js';
-import type { Job } from '../../jobs/types.js';
+import { enqueueTask } from '../../jobs/task.js';
 import { type BackupRow, selectBackup } from '../backups/queries.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
+import { type JobView, toJobView } from '../jobs/view.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { onDatabase, withTargetAccess, withTargetClient } from '../targets/session.js';
@@ -22,13 +22,7 @@ import {
   setRestoreJob,
 } from './queries.js';
 import { databaseExists } from './restore-into.js';
-
-export const RESTORE_JOB_KIND = 'restore';
-/**
- * A second attempt only after a crashed worker (a JobFailure is never retried): it drops the database
- * the first attempt recorded as its own and starts over. More would only repeat a failing restore.
- */
-export const RESTORE_MAX_ATTEMPTS = 2;
+import { restoreTask } from './run-restore.js';
 
 export interface Restore {
   id: string;
@@ -82,7 +76,7 @@ async function loadBackup(ctx: Ctx, id: string): Promise<BackupRow> {
  * the backup's format cannot do (400), and, when the target answers, a create into an existing database
  * (409). Needs restores:write.
  */
-export async function startRestore(ctx: Ctx, backupId: string, input: RestoreOptionsInput): Promise<Job> {
+export async function startRestore(ctx: Ctx, backupId: string, input: RestoreOptionsInput): Promise<JobView> {
   requireScopes(ctx, 'restores:write');
   const scope = ownTenant(ctx);
   const backup = await loadBackup(ctx, backupId);
@@ -101,17 +95,14 @@ export async function startRestore(ctx: Ctx, backupId: string, input: RestoreOpt
       insertRestore({ tenantId: scope.tenantId, backupId: backup.id, targetId: target.id, database, mode, options }),
     );
     if (!restore) throw Errors.internal();
-    const job = await enqueueJob(tx, {
+    const job = await enqueueTask(tx, restoreTask, {
       tenantId: scope.tenantId,
-      kind: RESTORE_JOB_KIND,
       targetId: target.id,
-      backupId: backup.id,
-      restoreId: restore.id,
+      subjects: { backup: backup.id, restore: restore.id },
       payload: { restoreId: restore.id },
-      maxAttempts: RESTORE_MAX_ATTEMPTS,
     });
     await tx.rows(setRestoreJob(restore.id, job.id));
-    return job;
+    return toJobView(job);
   });
 }
 

@@ -1,6 +1,7 @@
 import type { IResolvers } from 'mercurius';
 import { getJob, listJobs } from '../../domain/jobs/service.js';
-import type { Job, JobStatus } from '../../jobs/types.js';
+import type { JobView as Job } from '../../domain/jobs/view.js';
+import type { JobStatus } from '../../jobs/types.js';
 import { fromOptionalEnum, toEnum } from '../enums.js';
 import { type PageArgs, pageRequest } from '../paging.js';
 

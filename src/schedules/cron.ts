@@ -1,10 +1,12 @@
 import { Cron } from 'croner';
-import { Errors } from '../../errors.js';
+import { Errors } from '../errors.js';
 
 /**
- * Drill schedules: standard five-field cron (minute hour day-of-month month day-of-week) or one of the
- * nicknames, evaluated in an IANA time zone by croner. A seconds field is refused on purpose: every
- * drill restores a whole database, and a schedule that could fire every second is a denial of service.
+ * Every schedule a tenant sets (drills now; backup policies, health policies and maintenance windows
+ * next): standard five-field cron (minute hour day-of-month month day-of-week) or one of the nicknames,
+ * evaluated in an IANA time zone by croner. A seconds field is refused on purpose: each tick starts
+ * heavy work (a drill restores a whole database), and a schedule that could fire every second is a
+ * denial of service.
  */
 const NICKNAMES = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
 
@@ -36,8 +38,8 @@ export function parseSchedule(schedule: string, timezone: string): Cron {
 
 /**
  * The tick to act on now: the latest scheduled time at or before `now` that is after `since`, or null
- * when none is due. Missed ticks (the scheduler was down) coalesce into this one: drilling the newest
- * backup several times over proves nothing more.
+ * when none is due. Missed ticks (the leader was down) coalesce into this one: drilling the newest
+ * backup several times over proves nothing more, and neither does a burst of catch-up backups.
  */
 export function dueTick(cron: Cron, since: Date, now: Date): Date | null {
   const [latest] = cron.previousRuns(1, now);

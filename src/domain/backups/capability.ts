@@ -1,0 +1,4 @@
+import type { Capability } from '../capability.js';
+import { backupTask } from './run-backup.js';
+
+export const backups: Capability = { name: 'backups', tasks: [backupTask], passes: [] };
