@@ -3,10 +3,10 @@ import { type Backup, getBackupsByIds } from '../domain/backups/service.js';
 import type { Ctx } from '../domain/context.js';
 import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
+import type { JobView as Job } from '../domain/jobs/view.js';
 import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
 import { getTargetsByIds, type Target } from '../domain/targets/service.js';
 import { isPgStewardError } from '../errors.js';
-import type { JobView as Job } from '../domain/jobs/view.js';
 
 /** A service batch load: the visible rows among `keys`, by key. It enforces its own scope. */
 type BatchLoad<T> = (ctx: Ctx, keys: string[]) => Promise<Map<string, T>>;
