@@ -31,8 +31,8 @@ const restoreId = await insert(
   [backupId, targetId],
 );
 const jobId = await insert(
-  `INSERT INTO jobs (tenant_id, kind, target_id, backup_id, restore_id) VALUES ('acme', 'restore', $1, $2, $3)
-   RETURNING id`,
+  `INSERT INTO jobs (tenant_id, kind, target_id, subjects)
+   VALUES ('acme', 'restore', $1, jsonb_build_object('backup', $2::text, 'restore', $3::text)) RETURNING id`,
   [targetId, backupId, restoreId],
 );
 await db.ownerQuery('UPDATE backups SET job_id = $1 WHERE id = $2', [jobId, backupId]);
