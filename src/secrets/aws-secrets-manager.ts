@@ -1,27 +1,9 @@
 import type { GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Errors } from '../errors.js';
+import { awsFailureReason } from './aws-failure.js';
+import { AwsSecretWriter, type SecretsManagerSdk } from './aws-secret-writer.js';
 import { type DbSecret, parseDbSecret, type SecretProvider } from './db-secret.js';
-import { redactedSecretFields, type SecretFields, sameSecretText, secretTextToWrite } from './secret-fields.js';
-import { formatSecretRef } from './secret-ref.js';
-import {
-  AWSCURRENT,
-  type CreateSecretOptions,
-  checkRecoveryWindow,
-  checkSelector,
-  checkStage,
-  checkStages,
-  checkTags,
-  checkVersionId,
-  type DeleteSecretOptions,
-  type PutSecretValueOptions,
-  type SecretDescription,
-  type SecretTags,
-  type SecretVersionRead,
-  type SecretVersionSelector,
-  type SecretVersionWritten,
-  type SecretWriter,
-  type UpdateVersionStageOptions,
-} from './secret-writer.js';
+import type { SecretWriter } from './secret-writer.js';
 
 export interface AwsSecretsManagerOptions {
   /** AWS_REGION. Without it, a secret given by ARN uses the ARN's region. */
@@ -37,31 +19,8 @@ export interface AwsSecretsManagerOptions {
 // arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 random characters>
 const ARN_REGION = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/;
 
-/** What the operator can do about the common failures; our own words, so safe to show. */
-const HINTS: Record<string, string> = {
-  AccessDeniedException: 'the AWS identity may not read this secret',
-  DecryptionFailure: 'KMS could not decrypt it',
-  InvalidRequestException: 'the secret may be scheduled for deletion',
-  CredentialsProviderError: 'no AWS credentials were found',
-  TimeoutError: 'AWS Secrets Manager did not answer in time',
-};
-
-/**
- * The short, safe reason for a failed call: the error's type name (an AWS exception name or a
- * Node network code), never its message, which for some services echoes request content.
- */
-export function awsFailureReason(err: unknown): string {
-  const e = (err ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-  const code = typeof e.code === 'string' && /^E[A-Z0-9_]{2,40}$/.test(e.code) ? e.code : undefined;
-  const name = typeof e.name === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,63}$/.test(e.name) ? e.name : undefined;
-  // The SDK raises a plain Error for a missing region; recognisable only by its fixed message.
-  if (name === 'Error' && e.message === 'Region is missing') return 'no AWS region is configured (set AWS_REGION)';
-  const type = code ?? (name === undefined || name === 'Error' ? 'network error' : name);
-  const hint = HINTS[type];
-  return hint === undefined ? type : `${type}: ${hint}`;
-}
-
-type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
+// Re-exported: callers and tests have always found it here.
+export { awsFailureReason } from './aws-failure.js';
 
 /**
  * The SDK is loaded on the first fetch, not at start-up: importing it adds 14 MiB of RSS to a bare node 20
@@ -69,18 +28,15 @@ type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
  */
 const loadSdk = (): Promise<SecretsManagerSdk> => import('@aws-sdk/client-secrets-manager');
 
-const errorName = (err: unknown) => (err as { name?: unknown } | null)?.name;
-const refOf = (id: string) => formatSecretRef({ scheme: 'aws-sm', id });
-const tagList = (tags: SecretTags) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-
 /**
  * Reads database secrets from AWS Secrets Manager (the AWSCURRENT version), and writes them with AWS's
- * versions and staging labels (SecretWriter). Errors name the AWS exception type, never AWS's message.
+ * versions and staging labels through AwsSecretWriter, sharing its clients.
  */
 export class AwsSecretsManagerProvider implements SecretProvider, SecretWriter {
   readonly #options: AwsSecretsManagerOptions;
   // One client per region: a secret given by ARN is read in the ARN's region.
   readonly #clients = new Map<string, SecretsManagerClient>();
+  readonly #writer = new AwsSecretWriter((id) => this.#sdkFor(id));
 
   constructor(options: AwsSecretsManagerOptions = {}) {
     this.#options = options;
@@ -126,260 +82,33 @@ export class AwsSecretsManagerProvider implements SecretProvider, SecretWriter {
     return { sdk, client: this.#client(sdk, id) };
   }
 
-  /** For writes: what a failure means for the caller, as a coded error without AWS's message. */
-  #writeFailure(err: unknown, ref: string): Error {
-    const name = errorName(err);
-    if (name === 'ResourceNotFoundException') return Errors.secretNotFound(ref);
-    if (name === 'InvalidRequestException') {
-      return Errors.secretConflict(
-        ref,
-        "AWS refused it in the secret's current state (InvalidRequestException; it may be scheduled for deletion)",
-      );
-    }
-    return Errors.secretWriteUnavailable(ref, awsFailureReason(err));
+  // The write side (SecretWriter), in aws-secret-writer.ts.
+  createSecret(...args: Parameters<SecretWriter['createSecret']>) {
+    return this.#writer.createSecret(...args);
   }
 
-  #readFailure(err: unknown, ref: string): Error {
-    if (errorName(err) === 'ResourceNotFoundException') return Errors.secretNotFound(ref);
-    return Errors.secretUnavailable(ref, awsFailureReason(err));
+  putSecretValue(...args: Parameters<SecretWriter['putSecretValue']>) {
+    return this.#writer.putSecretValue(...args);
   }
 
-  async createSecret(
-    id: string,
-    value: SecretFields,
-    options: CreateSecretOptions = {},
-  ): Promise<SecretVersionWritten> {
-    const ref = refOf(id);
-    const text = secretTextToWrite(ref, value);
-    const tags = checkTags(options.tags ?? {});
-    const token =
-      options.clientRequestToken === undefined
-        ? undefined
-        : checkVersionId(options.clientRequestToken, 'clientRequestToken');
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      const output = await client.send(
-        new sdk.CreateSecretCommand({
-          Name: id,
-          SecretString: text,
-          ...(token === undefined ? {} : { ClientRequestToken: token }),
-          ...(Object.keys(tags).length === 0 ? {} : { Tags: tagList(tags) }),
-        }),
-      );
-      return { versionId: output.VersionId ?? token ?? '', stages: [AWSCURRENT] };
-    } catch (err) {
-      if (errorName(err) !== 'ResourceExistsException') throw this.#writeFailure(err, ref);
-      // A retry of a create that went through: the version named by our token holds our value.
-      const earlier = token === undefined ? undefined : await this.#versionIfSame(id, token, text);
-      if (earlier === undefined) throw Errors.secretExists(ref);
-      return earlier;
-    }
+  updateVersionStage(...args: Parameters<SecretWriter['updateVersionStage']>) {
+    return this.#writer.updateVersionStage(...args);
   }
 
-  async #versionIfSame(id: string, versionId: string, text: string): Promise<SecretVersionWritten | undefined> {
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      const output = await client.send(new sdk.GetSecretValueCommand({ SecretId: id, VersionId: versionId }));
-      const same = typeof output.SecretString === 'string' && sameSecretText(output.SecretString, text);
-      return same ? { versionId, stages: output.VersionStages ?? [] } : undefined;
-    } catch {
-      return undefined;
-    }
+  describeSecret(...args: Parameters<SecretWriter['describeSecret']>) {
+    return this.#writer.describeSecret(...args);
   }
 
-  async putSecretValue(id: string, value: SecretFields, options: PutSecretValueOptions): Promise<SecretVersionWritten> {
-    const ref = refOf(id);
-    const text = secretTextToWrite(ref, value);
-    const token = checkVersionId(options.clientRequestToken, 'clientRequestToken');
-    const stages = checkStages(options.stages ?? [AWSCURRENT]);
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      const output = await client.send(
-        new sdk.PutSecretValueCommand({
-          SecretId: id,
-          SecretString: text,
-          ClientRequestToken: token,
-          VersionStages: stages,
-        }),
-      );
-      return { versionId: output.VersionId ?? token, stages: output.VersionStages ?? stages };
-    } catch (err) {
-      if (errorName(err) === 'ResourceExistsException') {
-        throw Errors.secretConflict(ref, `version ${token} already exists with a different value`);
-      }
-      throw this.#writeFailure(err, ref);
-    }
+  getSecretValue(...args: Parameters<SecretWriter['getSecretValue']>) {
+    return this.#writer.getSecretValue(...args);
   }
 
-  async updateVersionStage(id: string, stage: string, options: UpdateVersionStageOptions): Promise<void> {
-    const ref = refOf(id);
-    checkStage(stage);
-    const { moveToVersionId: moveTo, removeFromVersionId: removeFrom } = options;
-    if (moveTo !== undefined) checkVersionId(moveTo, 'moveToVersionId');
-    if (removeFrom !== undefined) checkVersionId(removeFrom, 'removeFromVersionId');
-    if (moveTo === undefined && removeFrom === undefined) {
-      throw Errors.validation('updateVersionStage needs moveToVersionId, removeFromVersionId or both.');
-    }
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      await client.send(
-        new sdk.UpdateSecretVersionStageCommand({
-          SecretId: id,
-          VersionStage: stage,
-          ...(moveTo === undefined ? {} : { MoveToVersionId: moveTo }),
-          ...(removeFrom === undefined ? {} : { RemoveFromVersionId: removeFrom }),
-        }),
-      );
-    } catch (err) {
-      if (errorName(err) !== 'InvalidParameterException') throw this.#writeFailure(err, ref);
-      throw await this.#explainStageRefusal(id, ref, stage, options);
-    }
+  tagSecret(...args: Parameters<SecretWriter['tagSecret']>) {
+    return this.#writer.tagSecret(...args);
   }
 
-  /**
-   * AWS answers both an unknown version and a label held elsewhere with InvalidParameterException, told
-   * apart only by its message; the labels as they are now tell them apart without reading the message.
-   */
-  async #explainStageRefusal(
-    id: string,
-    ref: string,
-    stage: string,
-    options: UpdateVersionStageOptions,
-  ): Promise<Error> {
-    const { moveToVersionId: moveTo, removeFromVersionId: removeFrom } = options;
-    const { versions } = await this.describeSecret(id);
-    for (const versionId of [moveTo, removeFrom]) {
-      // Deprecated versions are not described, but still exist: ask for one by id before calling it unknown.
-      if (
-        versionId !== undefined &&
-        !Object.hasOwn(versions, versionId) &&
-        !(await this.#versionExists(id, versionId))
-      ) {
-        return Errors.secretVersionNotFound(ref, `with id ${versionId}`);
-      }
-    }
-    const holder = Object.entries(versions).find(([, stages]) => stages.includes(stage))?.[0];
-    if (removeFrom !== undefined && holder !== removeFrom) {
-      return Errors.secretConflict(ref, `the stage ${stage} is not attached to version ${removeFrom}`);
-    }
-    if (moveTo !== undefined && holder !== undefined && holder !== moveTo && holder !== removeFrom) {
-      return Errors.secretConflict(
-        ref,
-        `the stage ${stage} is attached to version ${holder}; name it in removeFromVersionId`,
-      );
-    }
-    if (moveTo === undefined && stage === AWSCURRENT) {
-      return Errors.secretConflict(ref, 'AWSCURRENT can only be moved to another version, not removed');
-    }
-    return Errors.secretConflict(ref, 'AWS refused the label change (InvalidParameterException)');
-  }
-
-  async #versionExists(id: string, versionId: string): Promise<boolean> {
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      await client.send(new sdk.GetSecretValueCommand({ SecretId: id, VersionId: versionId }));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async describeSecret(id: string): Promise<SecretDescription> {
-    const ref = refOf(id);
-    let output: {
-      VersionIdsToStages?: Record<string, string[]>;
-      Tags?: Array<{ Key?: string; Value?: string }>;
-      DeletedDate?: Date;
-    };
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      output = await client.send(new sdk.DescribeSecretCommand({ SecretId: id }));
-    } catch (err) {
-      throw this.#readFailure(err, ref);
-    }
-    const tags: SecretTags = {};
-    for (const tag of output.Tags ?? []) if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
-    return {
-      versions: Object.fromEntries(
-        Object.entries(output.VersionIdsToStages ?? {}).map(([v, stages]) => [v, [...stages]]),
-      ),
-      tags,
-      ...(output.DeletedDate === undefined ? {} : { deletedAt: output.DeletedDate }),
-    };
-  }
-
-  async getSecretValue(id: string, selector: SecretVersionSelector = {}): Promise<SecretVersionRead> {
-    const ref = refOf(id);
-    const { stage, versionId } = checkSelector(selector);
-    let output: GetSecretValueCommandOutput;
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      output = await client.send(
-        new sdk.GetSecretValueCommand({
-          SecretId: id,
-          ...(versionId === undefined ? { VersionStage: stage ?? AWSCURRENT } : { VersionId: versionId }),
-          ...(versionId !== undefined && stage !== undefined ? { VersionStage: stage } : {}),
-        }),
-      );
-    } catch (err) {
-      const name = errorName(err);
-      // Not found (or a stage that is not on the version) may mean the secret or only the version: ask.
-      const stageMismatch = name === 'InvalidRequestException' && versionId !== undefined && stage !== undefined;
-      if (name === 'ResourceNotFoundException' || stageMismatch) {
-        const described = await this.describeSecret(id); // PGS_SECRET_NOT_FOUND for a missing secret
-        if (described.deletedAt === undefined) {
-          const byStage = `with stage ${stage ?? AWSCURRENT}`;
-          const which =
-            versionId === undefined
-              ? byStage
-              : `with id ${versionId}${stage === undefined ? '' : ` and stage ${stage}`}`;
-          throw Errors.secretVersionNotFound(ref, which);
-        }
-      }
-      throw this.#readFailure(err, ref);
-    }
-    if (typeof output.SecretString !== 'string') throw Errors.secretMalformed(ref, 'binary secrets are not supported');
-    let value: unknown;
-    try {
-      value = JSON.parse(output.SecretString);
-    } catch {
-      throw Errors.secretMalformed(ref, 'not JSON');
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw Errors.secretMalformed(ref, 'not a JSON object');
-    return {
-      versionId: output.VersionId ?? versionId ?? '',
-      stages: output.VersionStages ?? [],
-      value: redactedSecretFields(value as Record<string, unknown>),
-    };
-  }
-
-  async tagSecret(id: string, tags: SecretTags): Promise<void> {
-    const ref = refOf(id);
-    const checked = checkTags(tags);
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      await client.send(new sdk.TagResourceCommand({ SecretId: id, Tags: tagList(checked) }));
-    } catch (err) {
-      throw this.#writeFailure(err, ref);
-    }
-  }
-
-  async deleteSecret(id: string, options: DeleteSecretOptions = {}): Promise<void> {
-    const ref = refOf(id);
-    checkRecoveryWindow(options);
-    const { sdk, client } = await this.#sdkFor(id);
-    try {
-      await client.send(
-        new sdk.DeleteSecretCommand({
-          SecretId: id,
-          ...(options.recoveryWindowDays === undefined ? {} : { RecoveryWindowInDays: options.recoveryWindowDays }),
-          ...(options.forceWithoutRecovery === true ? { ForceDeleteWithoutRecovery: true } : {}),
-        }),
-      );
-    } catch (err) {
-      throw this.#writeFailure(err, ref);
-    }
+  deleteSecret(...args: Parameters<SecretWriter['deleteSecret']>) {
+    return this.#writer.deleteSecret(...args);
   }
 
   /** Closes the SDK's keep-alive sockets. */
