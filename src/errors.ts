@@ -98,6 +98,26 @@ export const Errors = {
     'Service Unavailable',
     (ref: string, why: string) => `Secret '${ref}' could not be read: ${why}.`,
   ),
+  // The write side (role provisioning, rotation): a retry with another value, or labels that moved meanwhile.
+  secretWriteUnavailable: define(
+    'PGS_SECRET_UNAVAILABLE',
+    503,
+    'Service Unavailable',
+    (ref: string, why: string) => `Secret '${ref}' could not be written: ${why}.`,
+  ),
+  secretExists: define('PGS_SECRET_EXISTS', 409, 'Conflict', (ref: string) => `Secret '${ref}' already exists.`),
+  secretConflict: define(
+    'PGS_SECRET_CONFLICT',
+    409,
+    'Conflict',
+    (ref: string, why: string) => `Secret '${ref}' was not changed: ${why}.`,
+  ),
+  secretVersionNotFound: define(
+    'PGS_SECRET_VERSION_NOT_FOUND',
+    422,
+    'Unprocessable Content',
+    (ref: string, which: string) => `Secret '${ref}' has no version ${which}.`,
+  ),
   // Targets.
   targetNotFound: define('PGS_TARGET_NOT_FOUND', 404, 'Not Found', (id: string) => `Target '${id}' was not found.`),
   targetExists: define(

@@ -1,6 +1,9 @@
 import type { GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Errors } from '../errors.js';
+import { awsFailureReason } from './aws-failure.js';
+import { AwsSecretWriter, type SecretsManagerSdk } from './aws-secret-writer.js';
 import { type DbSecret, parseDbSecret, type SecretProvider } from './db-secret.js';
+import type { SecretWriter } from './secret-writer.js';
 
 export interface AwsSecretsManagerOptions {
   /** AWS_REGION. Without it, a secret given by ARN uses the ARN's region. */
@@ -16,31 +19,8 @@ export interface AwsSecretsManagerOptions {
 // arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 random characters>
 const ARN_REGION = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/;
 
-/** What the operator can do about the common failures; our own words, so safe to show. */
-const HINTS: Record<string, string> = {
-  AccessDeniedException: 'the AWS identity may not read this secret',
-  DecryptionFailure: 'KMS could not decrypt it',
-  InvalidRequestException: 'the secret may be scheduled for deletion',
-  CredentialsProviderError: 'no AWS credentials were found',
-  TimeoutError: 'AWS Secrets Manager did not answer in time',
-};
-
-/**
- * The short, safe reason for a failed call: the error's type name (an AWS exception name or a
- * Node network code), never its message, which for some services echoes request content.
- */
-export function awsFailureReason(err: unknown): string {
-  const e = (err ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-  const code = typeof e.code === 'string' && /^E[A-Z0-9_]{2,40}$/.test(e.code) ? e.code : undefined;
-  const name = typeof e.name === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,63}$/.test(e.name) ? e.name : undefined;
-  // The SDK raises a plain Error for a missing region; recognisable only by its fixed message.
-  if (name === 'Error' && e.message === 'Region is missing') return 'no AWS region is configured (set AWS_REGION)';
-  const type = code ?? (name === undefined || name === 'Error' ? 'network error' : name);
-  const hint = HINTS[type];
-  return hint === undefined ? type : `${type}: ${hint}`;
-}
-
-type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
+// Re-exported: callers and tests have always found it here.
+export { awsFailureReason } from './aws-failure.js';
 
 /**
  * The SDK is loaded on the first fetch, not at start-up: importing it adds 14 MiB of RSS to a bare node 20
@@ -48,11 +28,15 @@ type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
  */
 const loadSdk = (): Promise<SecretsManagerSdk> => import('@aws-sdk/client-secrets-manager');
 
-/** Reads database secrets from AWS Secrets Manager (the AWSCURRENT version). */
-export class AwsSecretsManagerProvider implements SecretProvider {
+/**
+ * Reads database secrets from AWS Secrets Manager (the AWSCURRENT version), and writes them with AWS's
+ * versions and staging labels through AwsSecretWriter, sharing its clients.
+ */
+export class AwsSecretsManagerProvider implements SecretProvider, SecretWriter {
   readonly #options: AwsSecretsManagerOptions;
   // One client per region: a secret given by ARN is read in the ARN's region.
   readonly #clients = new Map<string, SecretsManagerClient>();
+  readonly #writer = new AwsSecretWriter((id) => this.#sdkFor(id));
 
   constructor(options: AwsSecretsManagerOptions = {}) {
     this.#options = options;
@@ -90,6 +74,41 @@ export class AwsSecretsManagerProvider implements SecretProvider {
     if (typeof output.SecretString === 'string') return parseDbSecret(ref, output.SecretString);
     if (output.SecretBinary !== undefined) throw Errors.secretMalformed(ref, 'binary secrets are not supported');
     throw Errors.secretMalformed(ref, 'the secret has no value');
+  }
+
+  /** The SDK (loaded on first use) and the client for the secret `id`'s region. */
+  async #sdkFor(id: string): Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClient }> {
+    const sdk = await loadSdk();
+    return { sdk, client: this.#client(sdk, id) };
+  }
+
+  // The write side (SecretWriter), in aws-secret-writer.ts.
+  createSecret(...args: Parameters<SecretWriter['createSecret']>) {
+    return this.#writer.createSecret(...args);
+  }
+
+  putSecretValue(...args: Parameters<SecretWriter['putSecretValue']>) {
+    return this.#writer.putSecretValue(...args);
+  }
+
+  updateVersionStage(...args: Parameters<SecretWriter['updateVersionStage']>) {
+    return this.#writer.updateVersionStage(...args);
+  }
+
+  describeSecret(...args: Parameters<SecretWriter['describeSecret']>) {
+    return this.#writer.describeSecret(...args);
+  }
+
+  getSecretValue(...args: Parameters<SecretWriter['getSecretValue']>) {
+    return this.#writer.getSecretValue(...args);
+  }
+
+  tagSecret(...args: Parameters<SecretWriter['tagSecret']>) {
+    return this.#writer.tagSecret(...args);
+  }
+
+  deleteSecret(...args: Parameters<SecretWriter['deleteSecret']>) {
+    return this.#writer.deleteSecret(...args);
   }
 
   /** Closes the SDK's keep-alive sockets. */

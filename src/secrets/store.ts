@@ -1,6 +1,20 @@
 import { Errors } from '../errors.js';
 import type { DbSecret, SecretProvider } from './db-secret.js';
+import type { SecretFields } from './secret-fields.js';
 import { parseSecretRef, type SecretRef, type SecretScheme } from './secret-ref.js';
+import {
+  type CreateSecretOptions,
+  type DeleteSecretOptions,
+  isSecretWriter,
+  type PutSecretValueOptions,
+  type SecretDescription,
+  type SecretTags,
+  type SecretVersionRead,
+  type SecretVersionSelector,
+  type SecretVersionWritten,
+  type SecretWriter,
+  type UpdateVersionStageOptions,
+} from './secret-writer.js';
 
 export interface SecretStoreOptions {
   providers: { 'aws-sm'?: SecretProvider; file?: SecretProvider };
@@ -109,6 +123,59 @@ export class SecretStore {
       const fresh = await this.get(ref);
       if (fresh.username === secret.username && fresh.password === secret.password) throw err;
       return use(fresh);
+    }
+  }
+
+  // The write side, routed by the ref's scheme like get(). Every write forgets the cached secret of its
+  // ref, also when it fails (a timed-out write may have landed). A secret named both by name and by ARN
+  // is cached under two refs; only the ref written through is forgotten, the other expires with its TTL.
+
+  /** Creates a secret (first version AWSCURRENT). See SecretWriter.createSecret. */
+  createSecret(ref: string, value: SecretFields, options?: CreateSecretOptions): Promise<SecretVersionWritten> {
+    return this.#route(ref, true, (writer, id) => writer.createSecret(id, value, options));
+  }
+
+  /** Adds a version (rotation's createSecret step: stages [AWSPENDING], the job id as token). */
+  putSecretValue(ref: string, value: SecretFields, options: PutSecretValueOptions): Promise<SecretVersionWritten> {
+    return this.#route(ref, true, (writer, id) => writer.putSecretValue(id, value, options));
+  }
+
+  /** Moves a staging label (rotation's finishSecret step: AWSCURRENT to the new version). */
+  updateVersionStage(ref: string, stage: string, options: UpdateVersionStageOptions): Promise<void> {
+    return this.#route(ref, true, (writer, id) => writer.updateVersionStage(id, stage, options));
+  }
+
+  deleteSecret(ref: string, options?: DeleteSecretOptions): Promise<void> {
+    return this.#route(ref, true, (writer, id) => writer.deleteSecret(id, options));
+  }
+
+  tagSecret(ref: string, tags: SecretTags): Promise<void> {
+    return this.#route(ref, false, (writer, id) => writer.tagSecret(id, tags));
+  }
+
+  /** Labels per version and tags, uncached: tenancy decisions must not rest on a stale answer. */
+  describeSecret(ref: string): Promise<SecretDescription> {
+    return this.#route(ref, false, (writer, id) => writer.describeSecret(id));
+  }
+
+  /** One version's value by stage or id, uncached (rotation reads AWSPENDING between its steps). */
+  getSecretValue(ref: string, selector?: SecretVersionSelector): Promise<SecretVersionRead> {
+    return this.#route(ref, false, (writer, id) => writer.getSecretValue(id, selector));
+  }
+
+  async #route<T>(
+    ref: string,
+    invalidates: boolean,
+    run: (writer: SecretWriter, id: string) => Promise<T>,
+  ): Promise<T> {
+    const { scheme, id } = parseSecretRef(ref);
+    const provider = this.#providers[scheme];
+    if (provider === undefined) throw Errors.secretWriteUnavailable(ref, UNCONFIGURED[scheme]);
+    if (!isSecretWriter(provider)) throw Errors.secretWriteUnavailable(ref, `the ${scheme} provider cannot write`);
+    try {
+      return await run(provider, id);
+    } finally {
+      if (invalidates) this.invalidate(ref);
     }
   }
 
