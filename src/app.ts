@@ -63,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     key: deps.verificationKey,
     issuer: deps.config.jwt.issuer,
     audience: deps.config.jwt.audience,
+    maxTtlSeconds: deps.config.jwt.maxTtlSeconds,
     pool: deps.pool,
   });
   registerAuditTrail(app);

@@ -52,6 +52,8 @@ const envSchema = z.object({
     .optional(),
   PGSTEWARD_JWT_ISSUER: optionalText,
   PGSTEWARD_JWT_AUDIENCE: optionalText,
+  // 0 turns the cap off (for an identity provider whose tokens carry no iat); a year is the most.
+  PGSTEWARD_JWT_MAX_TTL_SECONDS: positiveInt(0, 366 * 86400).default(86400),
   PGSTEWARD_PG_BINDIR: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PGSTEWARD_GRAPHIQL: booleanString.optional(),
@@ -138,6 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       publicKey: e.PGSTEWARD_JWT_PUBLIC_KEY,
       issuer: e.PGSTEWARD_JWT_ISSUER,
       audience: e.PGSTEWARD_JWT_AUDIENCE,
+      /** The longest lifetime (exp - iat) a token may have, in seconds; undefined means no cap. */
+      maxTtlSeconds: e.PGSTEWARD_JWT_MAX_TTL_SECONDS === 0 ? undefined : e.PGSTEWARD_JWT_MAX_TTL_SECONDS,
     },
     pgBindir: e.PGSTEWARD_PG_BINDIR,
     logLevel: e.LOG_LEVEL,

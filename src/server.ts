@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   });
 
   await app.listen({ host: config.host, port: config.port });
-  if (verificationKey.generatedSecretPath) printAdminToken(verificationKey.key, config.host, app.server.address());
+  if (verificationKey.generatedSecretPath) printAdminToken(verificationKey.key, config, app.server.address());
 }
 
 function workerLog(log: Logger): WorkerLog {
@@ -91,14 +91,28 @@ function workerLog(log: Logger): WorkerLog {
 }
 
 /** Embedded mode: show an operator token and how to mint more, so the first request is one paste away. */
-function printAdminToken(secret: string, host: string, address: ReturnType<import('node:net').Server['address']>) {
+function printAdminToken(
+  secret: string,
+  config: ReturnType<typeof loadConfig>,
+  address: ReturnType<import('node:net').Server['address']>,
+) {
   const port = typeof address === 'object' && address ? address.port : 8080;
-  const token = mintToken({ secret, sub: 'admin', scopes: ['tenants:admin'], ttlSeconds: 24 * 3600 });
+  // The token must pass this server's own checks: its issuer, audience and lifetime cap.
+  const ttlSeconds = Math.min(24 * 3600, config.jwt.maxTtlSeconds ?? 24 * 3600);
+  const token = mintToken({
+    secret,
+    sub: 'admin',
+    scopes: ['tenants:admin'],
+    ttlSeconds,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+  });
+  const host = config.host;
   process.stdout.write(
     [
       '',
       `pgsteward is listening on http://${host}:${port}  (API docs: /docs, GraphQL: /graphql)`,
-      'An operator token (scope tenants:admin, valid 24h):',
+      `An operator token (scope tenants:admin, valid ${ttlSeconds % 3600 === 0 ? `${ttlSeconds / 3600}h` : `${ttlSeconds}s`}):`,
       '',
       `  export PGSTEWARD_TOKEN=${token}`,
       '',

@@ -73,3 +73,17 @@ t.test('the leader interval: PGSTEWARD_LEADER_INTERVAL_SECONDS, or its former na
   );
   t.throws(() => loadConfig({ PGSTEWARD_DRILL_INTERVAL_SECONDS: '0' }), /PGSTEWARD_DRILL_INTERVAL_SECONDS/);
 });
+
+t.test('PGSTEWARD_JWT_MAX_TTL_SECONDS caps token lifetimes: 24h by default, 0 turns it off', async (t) => {
+  t.equal(loadConfig({}).jwt.maxTtlSeconds, 86400, 'the printed operator token (24h) just fits');
+  t.equal(loadConfig({ PGSTEWARD_JWT_MAX_TTL_SECONDS: '900' }).jwt.maxTtlSeconds, 900);
+  t.equal(loadConfig({ PGSTEWARD_JWT_MAX_TTL_SECONDS: '0' }).jwt.maxTtlSeconds, undefined);
+  t.throws(
+    () => loadConfig({ PGSTEWARD_JWT_MAX_TTL_SECONDS: '-1' }),
+    /PGSTEWARD_JWT_MAX_TTL_SECONDS: must be at least 0/,
+  );
+  t.throws(
+    () => loadConfig({ PGSTEWARD_JWT_MAX_TTL_SECONDS: '1h' }),
+    /PGSTEWARD_JWT_MAX_TTL_SECONDS: must be a whole number/,
+  );
+});

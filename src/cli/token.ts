@@ -2,25 +2,15 @@ import { parseArgs } from 'node:util';
 import { mintToken } from '../auth/mint.js';
 import { isScope, SCOPES, type Scope } from '../auth/scopes.js';
 import { resolveSigningSecret } from '../auth/signing-key.js';
+import { parseTtl } from '../auth/token-lifetime.js';
 import { loadConfig } from '../config.js';
 import { TENANT_ID_PATTERN } from '../domain/tenants/service.js';
 
 const USAGE = `usage: npm run token -- --scope "<scopes>" [--tenant <id>] [--sub <actor>] [--ttl 1h]
 
 Mints an HS256 token with the configured PGSTEWARD_JWT_SECRET (or the embedded one in the data dir).
+The ttl defaults to 1h (or PGSTEWARD_JWT_MAX_TTL_SECONDS if shorter) and may not exceed that cap.
 Scopes: ${SCOPES.join(' ')}`;
-
-const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** "90", "15m", "1h", "7d" -> seconds. */
-export function parseTtl(text: string): number {
-  const match = /^(\d+)([smhd]?)$/.exec(text.trim());
-  const seconds = match ? Number(match[1]) * (TTL_UNITS[match[2] || 's'] ?? 1) : Number.NaN;
-  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 366 * 86400) {
-    throw new Error(`--ttl '${text}' is not a duration like 90, 15m, 1h or 7d (at most a year)`);
-  }
-  return seconds;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -28,7 +18,7 @@ async function main(): Promise<void> {
       tenant: { type: 'string' },
       scope: { type: 'string' },
       sub: { type: 'string', default: 'cli' },
-      ttl: { type: 'string', default: '1h' },
+      ttl: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -46,12 +36,14 @@ async function main(): Promise<void> {
     throw new Error('--tenant is required unless the token is an operator token (scope tenants:admin)');
   }
   const config = loadConfig();
+  const cap = config.jwt.maxTtlSeconds;
+  const ttlSeconds = values.ttl === undefined ? Math.min(3600, cap ?? 3600) : parseTtl(values.ttl, cap);
   const token = mintToken({
     secret: await resolveSigningSecret(config),
     sub: values.sub,
     ...(values.tenant ? { tenant: values.tenant } : {}),
     scopes: requested as Scope[],
-    ttlSeconds: parseTtl(values.ttl),
+    ttlSeconds,
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
   });

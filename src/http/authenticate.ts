@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { ADMIN_SCOPE, parseScopeClaim } from '../auth/scopes.js';
 import type { VerificationKey } from '../auth/signing-key.js';
+import { lifetimeProblem } from '../auth/token-lifetime.js';
 import type { Caller } from '../domain/context.js';
 import { tenantExists } from '../domain/tenants/service.js';
 import { Errors } from '../errors.js';
@@ -12,6 +13,8 @@ export interface AuthOptions {
   key: VerificationKey;
   issuer: string | undefined;
   audience: string | undefined;
+  /** The longest lifetime (exp - iat) accepted, in seconds; undefined: no cap. */
+  maxTtlSeconds?: number | undefined;
   pool: pg.Pool;
 }
 
@@ -22,7 +25,7 @@ export const isProtectedPath = (url: string): boolean =>
 // A token's tenant is checked on every request; caching the answer briefly keeps that off the hot path.
 const TENANT_CACHE_MS = 10_000;
 
-const jwtFailure = (code: string | undefined): string => {
+const jwtFailure = (code: string | undefined, message: string): string => {
   switch (code) {
     case 'FST_JWT_NO_AUTHORIZATION_IN_HEADER':
       return 'Send Authorization: Bearer <token>.';
@@ -30,17 +33,23 @@ const jwtFailure = (code: string | undefined): string => {
       return 'The Authorization header must be "Bearer <token>".';
     case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
       return 'The token has expired.';
-    default:
-      return 'The token is not valid for this service.';
   }
+  // fast-jwt's own text, kept only when it names a missing claim; anything else stays generic.
+  const claim = code === 'FST_JWT_AUTHORIZATION_TOKEN_INVALID' ? /^The (\w+) claim is required\.$/.exec(message) : null;
+  return claim
+    ? `The token has no ${claim[1]} claim, which this service requires.`
+    : 'The token is not valid for this service.';
 };
 
 async function authenticatePlugin(app: FastifyInstance, opts: AuthOptions): Promise<void> {
   await app.register(fastifyJwt, {
     secret: opts.key.algorithms[0] === 'HS256' ? opts.key.key : { public: opts.key.key },
+    messages: { authorizationTokenInvalid: (err: Error) => err.message },
     verify: {
       algorithms: opts.key.algorithms,
-      requiredClaims: ['exp', 'sub'],
+      // fast-jwt checks allowedIss/allowedAud only on tokens that carry the claim, so a configured
+      // issuer or audience must also be a required claim, or a token without it slips through.
+      requiredClaims: ['exp', 'sub', ...(opts.issuer ? ['iss'] : []), ...(opts.audience ? ['aud'] : [])],
       ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
       ...(opts.audience ? { allowedAud: opts.audience } : {}),
     },
@@ -60,8 +69,11 @@ async function authenticatePlugin(app: FastifyInstance, opts: AuthOptions): Prom
     try {
       claims = await request.jwtVerify<Record<string, unknown>>();
     } catch (err) {
-      throw Errors.unauthorized(jwtFailure((err as { code?: string }).code));
+      const e = err as { code?: string; message?: string };
+      throw Errors.unauthorized(jwtFailure(e.code, e.message ?? ''));
     }
+    const lifetime = lifetimeProblem(claims, opts.maxTtlSeconds, Date.now() / 1000);
+    if (lifetime) throw Errors.unauthorized(lifetime);
     const sub = claims.sub;
     if (typeof sub !== 'string' || sub.length === 0) throw Errors.unauthorized('The token has no subject (sub).');
     const scopes = parseScopeClaim(claims.scope);

@@ -6,6 +6,7 @@ import { bearer, buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
 const { app, token, adminToken, seedTenants } = await buildTestApp(t, {
   PGSTEWARD_JWT_ISSUER: 'https://issuer.test',
   PGSTEWARD_JWT_AUDIENCE: 'pgsteward',
+  PGSTEWARD_JWT_MAX_TTL_SECONDS: '3600',
 });
 await seedTenants('acme');
 
@@ -40,6 +41,14 @@ t.test('authentication failures answer 401 with PGS_UNAUTHORIZED', async (t) => 
     ['the wrong audience', bearer(sign({ ...good, aud: 'someone-else' }))],
     ['no exp claim', bearer(sign(good, { expiresIn: undefined }))],
     ['no sub claim', bearer(sign({ ...good, sub: undefined }))],
+    ['no iss claim while an issuer is configured', bearer(sign({ ...good, iss: undefined }))],
+    ['no aud claim while an audience is configured', bearer(sign({ ...good, aud: undefined }))],
+    ['no iat claim while a lifetime cap is set', bearer(sign(good, { noTimestamp: true }))],
+    ['a lifetime (exp - iat) over the cap', bearer(sign(good, { expiresIn: 3601_000 }))],
+    [
+      'an iat in the future, stretching the lifetime',
+      bearer(sign(good, { clockTimestamp: Date.now() + 7200_000, expiresIn: 600_000 })),
+    ],
   ];
   for (const [name, headers] of cases) {
     const res = await get(headers);
@@ -47,6 +56,23 @@ t.test('authentication failures answer 401 with PGS_UNAUTHORIZED', async (t) => 
     t.equal(res.json().code, 'PGS_UNAUTHORIZED', `${name}: code`);
     t.match(res.headers['content-type'], /application\/problem\+json/, `${name}: problem+json`);
   }
+});
+
+t.test('a refused claim is named in the answer', async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ['no iss', sign({ ...good, iss: undefined }), /no iss claim/],
+    ['no aud', sign({ ...good, aud: undefined }), /no aud claim/],
+    ['no iat', sign(good, { noTimestamp: true }), /no issued-at time \(iat\)/],
+    ['too long', sign(good, { expiresIn: 7200_000 }), /lifetime \(exp - iat\) is 7200 s; at most 3600 s/],
+    ['future iat', sign(good, { clockTimestamp: Date.now() + 7200_000, expiresIn: 600_000 }), /issued in the future/],
+  ];
+  for (const [name, tok, detail] of cases) t.match((await get(bearer(tok))).json().detail, detail, name);
+});
+
+t.test('a token of exactly the longest accepted lifetime, issued just now, is accepted', async (t) => {
+  t.equal((await get(bearer(sign(good, { expiresIn: 3600_000 })))).statusCode, 200);
+  const skewed = sign(good, { clockTimestamp: Date.now() + 30_000, expiresIn: 600_000 });
+  t.equal((await get(bearer(skewed))).statusCode, 200, 'an issuer clock a little ahead is tolerated');
 });
 
 t.test('GraphQL requires a token too', async (t) => {
