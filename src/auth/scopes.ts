@@ -1,5 +1,7 @@
 export const SCOPES = [
   'tenants:admin',
+  'tenants:read',
+  'audit:read',
   'targets:read',
   'targets:write',
   'backups:read',

@@ -63,7 +63,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One tenant (platform operators, or a token of that tenant). */
+        /** One tenant (platform operators, or a token of that tenant with tenants:read). */
         get: operations["getTenant"];
         put?: never;
         post?: never;
@@ -80,7 +80,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit events, newest first (the caller's tenant; operators see every tenant). */
+        /** Audit events, newest first (the caller's tenant with audit:read; operators see every tenant). */
         get: operations["listAuditEvents"];
         put?: never;
         post?: never;

@@ -26,26 +26,42 @@ export interface OperationInfo {
   operationId: string;
   method: string;
   path: string;
-  /** Null for a public operation; otherwise the scopes the bearer token must carry (maybe none). */
-  scopes: Scope[] | null;
+  /**
+   * Null for a public operation (`security: []` in the spec). Otherwise the alternatives OpenAPI's
+   * `security` lists: the caller needs every scope of at least one of them.
+   */
+  scopes: Scope[][] | null;
+  /** The request body the operation takes, or null when it takes none. */
+  body: { required: boolean; mediaTypes: string[] } | null;
 }
 
+/**
+ * Each operation of the contract with what it requires. An operation with no `security` at all is
+ * refused: public must be said out loud (`security: []`), so a new route is never public by accident.
+ */
 export function listOperations(doc: OpenApiDocument): OperationInfo[] {
   const ops: OperationInfo[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of HTTP_METHODS) {
       const op = item[method];
       if (!op?.operationId) continue;
-      const requirement = op.security?.[0];
-      let scopes: Scope[] | null = null;
-      if (requirement) {
-        const declared = requirement.bearer ?? [];
-        const unknown = declared.filter((s) => !isScope(s));
-        if (unknown.length > 0) throw new Error(`${op.operationId}: unknown scopes ${unknown.join(', ')} in the spec`);
-        scopes = declared as Scope[];
+      if (!Array.isArray(op.security)) {
+        throw new Error(`${op.operationId}: no security in the spec; name its scopes, or security: [] if public`);
       }
-      ops.push({ operationId: op.operationId, method: method.toUpperCase(), path, scopes });
+      const scopes = op.security.length === 0 ? null : op.security.map((req) => knownScopes(op.operationId, req));
+      const requestBody = op.requestBody as { required?: boolean; content?: Record<string, unknown> } | undefined;
+      const body = requestBody
+        ? { required: requestBody.required === true, mediaTypes: Object.keys(requestBody.content ?? {}) }
+        : null;
+      ops.push({ operationId: op.operationId, method: method.toUpperCase(), path, scopes, body });
     }
   }
   return ops;
+}
+
+function knownScopes(operationId: string | undefined, requirement: Record<string, string[]>): Scope[] {
+  const declared = requirement.bearer ?? [];
+  const unknown = declared.filter((s) => !isScope(s));
+  if (unknown.length > 0) throw new Error(`${operationId}: unknown scopes ${unknown.join(', ')} in the spec`);
+  return declared as Scope[];
 }

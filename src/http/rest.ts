@@ -39,12 +39,15 @@ declare module 'fastify' {
   }
 }
 
-/** The contract's required scopes, checked before the body is even validated. */
+/** The contract's required scopes (any one alternative suffices), checked before the body is even read. */
 const requireOperationScopes =
-  (scopes: Scope[]): onRequestHookHandler =>
+  (alternatives: Scope[][]): onRequestHookHandler =>
   async (request) => {
-    if (!request.caller) throw Errors.unauthorized('Send Authorization: Bearer <token>.');
-    requireScopes(request.caller, ...scopes);
+    const caller = request.caller;
+    if (!caller) throw Errors.unauthorized('Send Authorization: Bearer <token>.');
+    if (alternatives.some((scopes) => scopes.every((s) => caller.scopes.has(s)))) return;
+    // Name what the first (the spec lists the tenant's own scope first) alternative lacks.
+    requireScopes(caller, ...(alternatives[0] ?? []));
   };
 
 /** REST routes wired from openapi/openapi.yaml: operationId -> handler. */

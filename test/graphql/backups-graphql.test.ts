@@ -54,7 +54,11 @@ t.test('startBackup runs the same service as REST, and is audited', async (t) =>
     target: { name: 'main', sslMode: 'REQUIRE' },
     job: { status: 'SUCCEEDED' },
   });
-  const audit = await app.inject({ method: 'GET', url: '/v1/audit', headers: bearer(acme) });
+  const audit = await app.inject({
+    method: 'GET',
+    url: '/v1/audit',
+    headers: bearer(token('acme', ['audit:read'])),
+  });
   t.ok(audit.json().items.some((e: { action: string }) => e.action === 'graphql:startBackup'));
   const bad = await gql(`mutation($t: ID!) { startBackup(targetId: $t, options: { tables: ["nope"] }) { id } }`, {
     t: target.id,

@@ -55,6 +55,6 @@ t.test('with PGSTEWARD_GRAPHIQL=false, introspection and GraphiQL are off', asyn
   t.match(res.json().errors[0].message, /introspection/i);
   const ide = await app.inject({ method: 'GET', url: '/graphiql' });
   t.equal(ide.statusCode, 404);
-  const normal = await gql(app, token('acme', []), { query: '{ tenant { id } }' });
+  const normal = await gql(app, token('acme', ['tenants:read']), { query: '{ tenant { id } }' });
   t.same(normal.json().data, { tenant: { id: 'acme' } });
 });

@@ -75,6 +75,31 @@ t.test('a token of exactly the longest accepted lifetime, issued just now, is ac
   t.equal((await get(bearer(skewed))).statusCode, 200, 'an issuer clock a little ahead is tolerated');
 });
 
+t.test('GET /v1/audit needs audit:read; operators keep reading it with tenants:admin alone', async (t) => {
+  const audit = (scope: string, tenant?: string) =>
+    app.inject({ method: 'GET', url: '/v1/audit', headers: bearer(sign({ ...good, scope, tenant })) });
+  const without = await audit('backups:read targets:read', 'acme');
+  t.equal(without.statusCode, 403);
+  t.equal(without.json().code, 'PGS_MISSING_SCOPE');
+  t.same(without.json().missingScopes, ['audit:read']);
+  t.equal((await audit('audit:read', 'acme')).statusCode, 200);
+  t.equal((await audit('tenants:admin')).statusCode, 200, 'an operator token without a tenant');
+});
+
+t.test("reading one's own tenant needs tenants:read, in REST and GraphQL alike", async (t) => {
+  const rest = await get(bearer(sign({ ...good, scope: 'backups:read' })));
+  t.equal(rest.statusCode, 403);
+  t.same(rest.json().missingScopes, ['tenants:read']);
+  t.equal((await get(bearer(sign({ ...good, scope: 'tenants:read' })))).statusCode, 200);
+  const gql = await app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: bearer(sign({ ...good, scope: 'backups:read' })),
+    payload: { query: '{ tenant { id } }' },
+  });
+  t.equal(gql.json().errors[0].extensions.code, 'PGS_MISSING_SCOPE');
+});
+
 t.test('GraphQL requires a token too', async (t) => {
   const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ viewer { actor } }' } });
   t.equal(res.statusCode, 401);

@@ -106,7 +106,14 @@ t.test('a restart keeps the tenant and the signing secret', async (t) => {
 
   const minted = await promisify(execFile)(
     process.execPath,
-    [...tsNodeArgs(), join(PROJECT_ROOT, 'src', 'cli', 'token.ts'), '--tenant', 'acme', '--scope', 'targets:read'],
+    [
+      ...tsNodeArgs(),
+      join(PROJECT_ROOT, 'src', 'cli', 'token.ts'),
+      '--tenant',
+      'acme',
+      '--scope',
+      'targets:read tenants:read',
+    ],
     { env: baseEnv, cwd: root },
   );
   const own = await fetch(url('/v1/tenants/acme'), { headers: { authorization: `Bearer ${minted.stdout.trim()}` } });

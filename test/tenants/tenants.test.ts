@@ -91,7 +91,7 @@ t.test('listing is paginated with an opaque cursor', async (t) => {
 });
 
 t.test("tenant B cannot read tenant A's record: 404, same as a missing id (REST)", async (t) => {
-  const asBravo = bearer(token('bravo', ['targets:read']));
+  const asBravo = bearer(token('bravo', ['targets:read', 'tenants:read']));
   const own = await app.inject({ method: 'GET', url: '/v1/tenants/bravo', headers: asBravo });
   t.equal(own.statusCode, 200);
   t.equal(own.json().id, 'bravo');
@@ -106,9 +106,9 @@ t.test("tenant B cannot read tenant A's record: 404, same as a missing id (REST)
 t.test("tenant B cannot read tenant A's record (GraphQL)", async (t) => {
   const gql = (query: string, tok: string) =>
     app.inject({ method: 'POST', url: '/graphql', headers: bearer(tok), payload: { query } });
-  const own = await gql('{ tenant { id name } }', token('bravo', []));
+  const own = await gql('{ tenant { id name } }', token('bravo', ['tenants:read']));
   t.same(own.json().data, { tenant: { id: 'bravo', name: 'bravo' } });
-  const other = await gql('{ tenant(id: "acme") { id name } }', token('bravo', []));
+  const other = await gql('{ tenant(id: "acme") { id name } }', token('bravo', ['tenants:read']));
   t.same(other.json().data, { tenant: null });
   t.equal(other.json().errors[0].extensions.code, 'PGS_TENANT_NOT_FOUND');
   const list = await gql('{ tenants { items { id } } }', token('bravo', []));
@@ -136,7 +136,7 @@ t.test('the audit log records tenant creation, and a tenant sees only its own ev
     events.some((e) => e.action === 'createTenant' && e.outcome === 'denied'),
     'a denied attempt (missing scope) is recorded',
   );
-  const asAcme = await app.inject({ method: 'GET', url: '/v1/audit', headers: bearer(token('acme', [])) });
+  const asAcme = await app.inject({ method: 'GET', url: '/v1/audit', headers: bearer(token('acme', ['audit:read'])) });
   const acmeEvents = asAcme.json().items as { tenantId: string }[];
   t.ok(acmeEvents.length >= 1);
   t.ok(
@@ -146,7 +146,7 @@ t.test('the audit log records tenant creation, and a tenant sees only its own ev
   const peek = await app.inject({
     method: 'GET',
     url: '/v1/audit?tenantId=bravo',
-    headers: bearer(token('acme', [])),
+    headers: bearer(token('acme', ['audit:read'])),
   });
   t.equal(peek.statusCode, 404, "asking for another tenant's audit answers 404");
 });

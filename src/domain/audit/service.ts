@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
-import { type Ctx, isAdmin, ownTenant } from '../context.js';
+import { type Ctx, isAdmin, ownTenant, requireScopes } from '../context.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
 import { type AuditRecord, type AuditRow, insertAuditEvent, selectAuditPage } from './queries.js';
 
@@ -25,8 +25,12 @@ export async function recordAuditEvent(pool: pg.Pool, event: AuditRecord): Promi
   await inTenantScope(pool, scope, (tx) => tx.rows(insertAuditEvent(event)));
 }
 
-/** The caller's tenant's events, newest first; operators see all, optionally narrowed to one tenant. */
+/**
+ * The caller's tenant's events, newest first, with audit:read; operators (tenants:admin) see all,
+ * optionally narrowed to one tenant, as they always could.
+ */
 export async function listAuditEvents(ctx: Ctx, query: PageRequest & { tenantId?: string }): Promise<Page<AuditEvent>> {
+  if (!isAdmin(ctx)) requireScopes(ctx, 'audit:read');
   if (query.tenantId !== undefined && !isAdmin(ctx) && query.tenantId !== ctx.tenantId) {
     throw Errors.tenantNotFound(query.tenantId);
   }

@@ -35,10 +35,11 @@ export async function createTenant(ctx: Ctx, input: { id: string; name: string }
 }
 
 /**
- * One tenant: operators see any; a tenant's token sees only its own. Any other id answers
+ * One tenant: operators see any; a tenant's token with tenants:read sees only its own. Any other id answers
  * PGS_TENANT_NOT_FOUND, exactly as an id that does not exist, so ids cannot be probed.
  */
 export async function getTenant(ctx: Ctx, id: string): Promise<Tenant> {
+  if (!isAdmin(ctx)) requireScopes(ctx, 'tenants:read');
   const scope = isAdmin(ctx) ? { allTenants: true as const } : ctx.tenantId === id ? { tenantId: id } : undefined;
   if (!scope) throw Errors.tenantNotFound(id);
   const row = await inTenantScope(ctx.pool, scope, (tx) => tx.one<TenantRow>(selectTenant(id)));
