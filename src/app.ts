@@ -9,7 +9,7 @@ import type { Services } from './domain/services.js';
 import { registerGraphql } from './graphql/plugin.js';
 import { authentication } from './http/authenticate.js';
 import { loadOpenApiDocument } from './http/contract.js';
-import { registerProblemHandlers } from './http/problem.js';
+import { classifyError, registerProblemHandlers, sendProblem } from './http/problem.js';
 import { registerRest } from './http/rest.js';
 import { contractValidatorCompiler } from './http/validation.js';
 import { registerMetrics } from './observability/metrics.js';
@@ -48,6 +48,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // Errors the router raises before any route (a bad %-escape, an over-long path parameter) answer
+    // as problem+json too.
+    frameworkErrors: (err, _request, reply) => sendProblem(reply, classifyError(err)),
   });
   app.setValidatorCompiler(contractValidatorCompiler());
   app.decorate('pool', deps.pool);

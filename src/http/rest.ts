@@ -1,11 +1,11 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import openapiGlue from 'fastify-openapi-glue';
 import type { Scope } from '../auth/scopes.js';
 import { requireScopes } from '../domain/context.js';
 import { Errors } from '../errors.js';
-import { listOperations, type OpenApiDocument } from './contract.js';
+import { listOperations, type OpenApiDocument, type OperationInfo } from './contract.js';
 import { listAuditEventsHandler } from './handlers/audit.js';
 import { deleteBackupHandler, getBackupHandler, listBackupsHandler, startBackupHandler } from './handlers/backups.js';
 import {
@@ -49,6 +49,37 @@ const requireOperationScopes =
     // Name what the first (the spec lists the tenant's own scope first) alternative lacks.
     requireScopes(caller, ...(alternatives[0] ?? []));
   };
+
+const hasBody = (request: FastifyRequest): boolean =>
+  request.headers['transfer-encoding'] !== undefined ||
+  (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0');
+
+const mediaTypeOf = (request: FastifyRequest): string =>
+  (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+
+/**
+ * Bodies are validated per media type, so a body of any other type (fastify parses text/plain
+ * itself) would skip validation: only the types the operation declares are let in, and an operation
+ * without a body takes JSON or nothing. A required body that is missing is refused before the handler.
+ */
+function bodyHooks(body: OperationInfo['body']): Pick<RouteOptions, 'preParsing' | 'preValidation'> {
+  const accepted = body?.mediaTypes ?? ['application/json'];
+  return {
+    preParsing: async (request, _reply, payload) => {
+      if (hasBody(request) && !accepted.includes(mediaTypeOf(request))) {
+        throw Errors.unsupportedMediaType(`Send the request body as ${accepted.join(' or ')}.`);
+      }
+      return payload;
+    },
+    ...(body?.required
+      ? {
+          preValidation: async (request: FastifyRequest) => {
+            if (request.body === undefined) throw Errors.validation('A JSON body is required.');
+          },
+        }
+      : {}),
+  };
+}
 
 /** REST routes wired from openapi/openapi.yaml: operationId -> handler. */
 export async function registerRest(app: FastifyInstance, document: OpenApiDocument, knownMigrations: number) {
@@ -94,6 +125,8 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
       return {
         config: { operationId },
         ...(op.scopes ? { onRequest: requireOperationScopes(op.scopes) } : {}),
+        // fastify reads no body for GET (the only other method in the contract).
+        ...(op.method === 'GET' ? {} : bodyHooks(op.body)),
         handler,
       } as unknown as RouteOptions;
     },
