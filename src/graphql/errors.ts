@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { classifyError } from '../api/error-classification.js';
 import { isPgStewardError } from '../errors.js';
 
@@ -33,8 +33,14 @@ export function formatGraphqlErrors(
     if (depthError) {
       return { ...base, message: depthError.message, extensions: { code: 'PGS_GRAPHQL_QUERY_TOO_DEEP' } };
     }
-    if (!original) {
-      // Parse and validation errors from graphql-js describe the query, never our internals.
+    // The request-body check for text PostgreSQL cannot store (api/unstorable-text.ts) speaks for itself.
+    const validation = (error as { validation?: { keyword?: string }[] }).validation;
+    if (validation?.some((v) => v.keyword === 'unstorableText')) {
+      return { ...base, message: error.message, extensions: { code: 'PGS_VALIDATION' } };
+    }
+    // Parse and validation errors from graphql-js describe the query, never our internals; so do
+    // variables that do not coerce, which carry graphql-js's own error as originalError.
+    if (!original || original instanceof GraphQLError) {
       return { ...base, message: error.message, extensions: { code: 'PGS_GRAPHQL_VALIDATION' } };
     }
     const coded = isPgStewardError(original) ? original : classifyError(original);

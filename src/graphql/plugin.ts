@@ -8,6 +8,7 @@ import type { ConnectionSettings } from '../db/pool.js';
 import { Errors } from '../errors.js';
 import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
 import { formatGraphqlErrors } from './errors.js';
+import { rejectUnstorableInput } from './input-guard.js';
 import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
 import { auditMutations } from './mutation-audit.js';
@@ -83,6 +84,9 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
       const statusCode = execution.data ? 200 : (status ?? (allClientErrors ? 400 : 500));
       return { statusCode, response: { data: execution.data ?? null, errors: formatted } };
     },
+  });
+  app.graphql.addHook('preExecution', async (_schema, document, _context, variables) => {
+    rejectUnstorableInput(document, variables);
   });
   if (opts.listen) await forwardJobEvents(app, opts.listen);
 }

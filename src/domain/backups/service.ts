@@ -89,6 +89,10 @@ export async function startBackup(
   idempotencyKey?: string,
 ): Promise<JobView> {
   requireScopes(ctx, 'backups:write');
+  // REST's contract bounds the header; GraphQL's String does not, and the column's CHECK must not be the judge.
+  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
+    throw Errors.validation('idempotencyKey must be 1 to 200 characters.');
+  }
   const scope = ownTenant(ctx);
   const options = normaliseBackupOptions(input);
   const target = await loadTargetRow(ctx, targetId);
