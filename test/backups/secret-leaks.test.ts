@@ -106,6 +106,7 @@ t.test('no password in process arguments, environments, logs, API answers or the
     'backups:write',
     'jobs:read',
     'jobs:write',
+    'audit:read',
   ]);
   const answers: string[] = [];
   const call = async (method: string, path: string, body?: unknown) => {

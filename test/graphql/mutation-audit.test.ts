@@ -19,7 +19,11 @@ async function mutate(tok: string, query: string) {
     headers: { ...bearer(tok), 'x-request-id': requestId },
     payload: { query, variables: { t: targetId } },
   });
-  const audit = await app.inject({ method: 'GET', url: '/v1/audit?limit=100', headers: bearer(writer) });
+  const audit = await app.inject({
+    method: 'GET',
+    url: '/v1/audit?limit=100',
+    headers: bearer(token('acme', ['audit:read'])),
+  });
   const events = (audit.json().items as { requestId: string; action: string }[]).filter(
     (e) => e.requestId === requestId,
   );

@@ -20,7 +20,7 @@ t.test('src/generated/ matches the spec (the same check CI runs)', async (t) => 
 });
 
 /** The operations that are public on purpose; any other operation must name a bearer scope. */
-const PUBLIC_OPERATIONS = ['getHealth', 'getReadiness'];
+const PUBLIC_OPERATIONS = ['getLiveness', 'getReadiness'];
 
 t.test('every operation names a bearer scope, except the listed public ones', async (t) => {
   const doc = loadOpenApiDocument();
@@ -58,7 +58,7 @@ t.test('an operation without a security entry stops start-up rather than going p
   t.ok(op);
   if (op) delete op.security;
   t.throws(() => listOperations(copy), /listTargets: no security in the spec/);
-  t.same(listOperations(doc).find((o) => o.operationId === 'getHealth')?.scopes, null, 'security: [] is public');
+  t.same(listOperations(doc).find((o) => o.operationId === 'getLiveness')?.scopes, null, 'security: [] is public');
 });
 
 t.test('GET /v1/audit needs audit:read, or tenants:admin as before', async (t) => {
