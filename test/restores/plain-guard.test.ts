@@ -45,7 +45,8 @@ t.test('refused: meta-commands anywhere psql would run them', async (t) => {
 t.test('accepted: what pg_dump writes, including backslashes inside data, strings and comments', async (t) => {
   const accepted = [
     '\\restrict Ab12\n-- c \\! not a command\nSELECT 1;\n\\unrestrict Ab12\n',
-    'COPY public.t (a, "B") FROM stdin;\n\\! this is data\n\\\\.\nx\\ty\n\\.\nSELECT 2;\n',
+    // COPY data: a backslash inside a line is data (a line may not start with one since issue 8, see below).
+    'COPY public.t (a, "B") FROM stdin;\nx \\! this is data\n\\\\.\nx\\ty\n\\.\nSELECT 2;\n',
     "SELECT E'a\\'b\\\\', 'c''d', $x$ \\! $ $y$ $x$, $$ \\q $$;\n",
     '/* outer /* nested \\! */ still */ SELECT "we\\ird""q";\n',
     'SELECT x::text, a[1:2], f(b := 1) FROM t;\n',
@@ -57,6 +58,60 @@ t.test('accepted: what pg_dump writes, including backslashes inside data, string
   ];
   for (const sql of accepted) t.equal(scan(sql), null, JSON.stringify(sql));
   for (const sql of accepted) t.equal(scan(sql, 1), null, `byte by byte: ${JSON.stringify(sql)}`);
+});
+
+/**
+ * The dump that fooled the guard: psql counts only real identifiers towards its CREATE FUNCTION ... BEGIN
+ * ATOMIC heuristic, so it is still inside the body at the first `;` and reads the "COPY data" as script,
+ * running the `\!` line. The old guard counted the E of E'' as an identifier and saw a COPY.
+ */
+export const ATOMIC_ESCAPE = (prefix: string, marker: string) =>
+  `CREATE ${prefix} FUNCTION BEGIN;\nCOPY t FROM stdin;\n\\! touch ${marker}\n\\.\n`;
+
+t.test('refused: a prefixed string hiding a BEGIN ATOMIC body, and other places the lexers disagreed', async (t) => {
+  for (const prefix of ["E''", "e''", "N''", "B''", "X''", "U&''", 'U&""', "u&'x'"]) {
+    t.match(scan(ATOMIC_ESCAPE(prefix, '/tmp/x')), { kind: /meta-command \\!/, line: 3 }, prefix);
+  }
+  const refused: [string, RegExp][] = [
+    // psql: 1, then the dollar quote `$a$ $a$`; the old guard opened a dollar quote at the second `$a$`.
+    ['SELECT 1$a$ $a$;\n\\! touch /tmp/x\n$a$;\n', /meta-command \\!/],
+    ["SELECT 1E'\\';\n", /number directly followed by a letter/],
+    ['SELECT 0x1F, 1_000;\n', /number directly followed by a letter/],
+    ['SELECT 1abc;\n', /number directly followed by a letter/],
+    ['COPY t FROM stdin;\n\\! touch /tmp/x\n\\.\n', /COPY data line starting with a backslash/],
+    ['COPY t FROM stdin;\n1\n\\copy x\n\\.\n', /COPY data line starting with a backslash/],
+    ['COPY t FROM stdin;\n\\.x\n\\.\n', /COPY data line starting with a backslash/],
+    ['COPY t FROM stdin;\n\\o /tmp/x', /COPY data line starting with a backslash/], // last line, no newline
+  ];
+  for (const [sql, kind] of refused) t.match(scan(sql), { kind }, JSON.stringify(sql));
+  t.match(scan('COPY t FROM stdin;\n1\n\\! x\n\\.\n'), { line: 3 });
+});
+
+t.test('accepted: prefixed strings, numbers and the COPY lines pg_dump writes', async (t) => {
+  const accepted = [
+    "SELECT E'\\'', N'x', B'101', X'1F', U&'d\\0061t' UESCAPE '!', U&\"d!0061t\", 1.5e-3, .5, 1..2;\n",
+    'SELECT 1$a$ \\! inside a dollar quote $a$;\n',
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT E'a;b'; SELECT N'c;' || x'1f'::text; END;\nSELECT 3;\n",
+    'COPY t FROM stdin;\n\\N\t1\n\\\\x\t2\n\\.\n',
+    'SELECT $1, $2::int;\n',
+  ];
+  for (const sql of accepted) t.equal(scan(sql), null, JSON.stringify(sql));
+  for (const sql of accepted) t.equal(scan(sql, 1), null, `byte by byte: ${JSON.stringify(sql)}`);
+});
+
+t.test("pg_dump's own \\restrict and \\unrestrict lines are recorded, to be left out when fed", async (t) => {
+  const sql = '\\restrict Ab12\nSELECT 1;\n\\unrestrict Ab12\n';
+  const guard = new PlainDumpGuard();
+  for (let i = 0; i < sql.length; i += 3) guard.feed(Buffer.from(sql.slice(i, i + 3)));
+  const outline = guard.end();
+  t.same(outline.restrictLines, [
+    { start: 0, end: 15 },
+    { start: 25, end: 42 },
+  ]);
+  t.same(
+    outline.restrictLines.map((r) => sql.slice(r.start, r.end)),
+    ['\\restrict Ab12\n', '\\unrestrict Ab12\n'],
+  );
 });
 
 t.test('the outline: statements, COPY blocks and the roles the script refers to', async (t) => {
@@ -96,7 +151,7 @@ t.test('property: text inside quotes, dollar quotes, comments or COPY data is ne
         scan(`SELECT '${noQuote}';\n`) === null &&
         scan(`SELECT $q$${dollar}$q$;\n`) === null &&
         scan(`/* ${comment} */\n`) === null &&
-        scan(`COPY t FROM stdin;\n${data === '\\.' ? 'x' : data}\n\\.\n`) === null
+        scan(`COPY t FROM stdin;\n${data.startsWith('\\') ? `x${data}` : data}\n\\.\n`) === null
       );
     }),
   );

@@ -25,7 +25,7 @@ t.test('role names in what pg_dump and pg_restore write', async (t) => {
     ['SELECT 1; GRANT SELECT ON t TO kim;', []], // GRANT must start the line
     ['GRANTS SELECT ON t TO kim;', []],
     ['GRANT SELECT ON t TO "a,b";', []], // split on the comma, as before: neither half is a name
-    ['COMMENT ON TABLE t IS \'xOWNER TO bob\';', []],
+    ["COMMENT ON TABLE t IS 'xOWNER TO bob';", []],
     ['GRANT SELECT ON t TO lou TO mia;', []], // the list after the first TO is not a list of names
   ];
   for (const [line, expected] of cases) t.same(roles(line), expected, line);

@@ -3,8 +3,12 @@
  * meta-commands (`\!` runs a shell on OUR host, `\o`/`\w` write our files, `\i` reads them, `\copy`
  * does both, `\set` feeds variables back into the scanner) wherever its scanner is outside a quoted
  * string or comment, not only at the start of a line. So this guard scans the script the way psql's
- * scanner (psqlscan.l) does: quotes, E'' strings, dollar quotes, nested comments, parentheses,
- * `BEGIN ATOMIC` bodies, and the data of `COPY ... FROM stdin` up to its `\.` line. It refuses:
+ * scanner (psqlscan.l) does: quotes, the E'', N'', B'', X'' and U&'' prefixes (string starts, not
+ * identifiers), numbers, dollar quotes, nested comments, parentheses, `BEGIN ATOMIC` bodies, and the data
+ * of `COPY ... FROM stdin` up to its `\.` line. Where the two scanners disagree, psql may run a line the
+ * guard took for data: a prefix counted as an identifier once hid a `BEGIN ATOMIC` body from the guard,
+ * which then read the next lines as COPY data while psql ran them. The guard is defence in depth; the
+ * restore itself puts psql in `\restrict` mode (restore-tools.ts). It refuses:
  *
  * - any backslash outside quotes, comments and COPY data, except a whole line `\restrict <key>` or
  *   `\unrestrict <key>` (pg_dump 15.18+ writes these; psql then refuses every other meta-command);
@@ -13,7 +17,13 @@
  *   COPY whose data psql would not read as data (so the two scanners cannot disagree about it);
  * - a standard string ('...') with an odd run of backslashes before a quote: whether that quote ends
  *   the string depends on standard_conforming_strings, which the script itself may change;
- * - SET client_encoding to an encoding whose multibyte characters may contain a backslash byte.
+ * - SET client_encoding to an encoding whose multibyte characters may contain a backslash byte;
+ * - a number directly followed by a letter or `_` (`1e'`, `0x1F`, `1_000`): psql 14, 15 and 16 split
+ *   such text into different tokens, and pg_dump never writes it;
+ * - a COPY data line starting with a backslash other than `\.` (the end), `\N` (NULL) and `\\` (an
+ *   escaped backslash): should psql ever disagree about where the data starts, the line would be a
+ *   meta-command to it. psql 15.18 calls `\N...` and `\\...` invalid commands and skips the rest of the
+ *   line, and refusing them would refuse every dump with a NULL or a leading backslash in a first column.
  *
  * The scan works on bytes (latin1), so multibyte UTF-8 characters are just high bytes, as for psql.
  */
@@ -36,6 +46,8 @@ export interface PlainDumpOutline {
   /** Byte offset just past each top-level statement (a COPY block counts as one, ending at `\.`). */
   statementEnds: number[];
   copies: CopyBlock[];
+  /** pg_dump's own `\restrict KEY` / `\unrestrict KEY` lines, [start, end) byte ranges: left out when fed. */
+  restrictLines: { start: number; end: number }[];
   /** Role names in OWNER TO, GRANT ... TO, REVOKE ... FROM and FOR ROLE. */
   roles: Set<string>;
 }
@@ -54,8 +66,16 @@ type Token =
   | { kind: 'string'; text: string }
   | { kind: 'sym'; text: string };
 
-const IDENT_START = /[A-Za-z_\x80-\xff]/;
-const IDENT_CHAR = /[A-Za-z0-9_$\x80-\xff]/;
+// psqlscan.l's ident_start and ident_cont, on latin1 code units.
+const isIdentStart = (code: number): boolean =>
+  (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || (code >= 0x80 && code <= 0xff);
+const isDigit = (code: number): boolean => code >= 48 && code <= 57;
+const isIdentChar = (code: number): boolean => isIdentStart(code) || isDigit(code) || code === 36;
+/** psql's whitespace: space, \t, \n, \r, \f (and \v, which it takes as an operator; never in a dump). */
+const isSpace = (code: number): boolean => code === 32 || (code >= 9 && code <= 13);
+/** Letters that, directly before a quote, start a string (E'', N'', B'', X'') rather than an identifier. */
+const STRING_PREFIXES = new Set(['e', 'n', 'b', 'x']);
+const ROUTINE_WORDS = new Set(['create', 'function', 'procedure', 'or', 'replace']);
 const DOLLAR_TAG = /^\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$/;
 const RESTRICT_LINE = /^\\(?:restrict|unrestrict) [A-Za-z0-9]+\r?\n?$/;
 /** Client-only encodings whose second bytes include 0x5C (backslash): psql would scan them differently. */
@@ -94,7 +114,7 @@ export class PlainDumpGuard {
   #copyLineLength = 0;
   #copy: CopyBlock | null = null;
   #stringText = '';
-  readonly outline: PlainDumpOutline = { statementEnds: [], copies: [], roles: new Set() };
+  readonly outline: PlainDumpOutline = { statementEnds: [], copies: [], restrictLines: [], roles: new Set() };
 
   /** `trackBeginBlocks`: psql 14+ keeps `BEGIN ATOMIC ... END` bodies in one statement. */
   constructor(private readonly opts: { trackBeginBlocks: boolean } = { trackBeginBlocks: true }) {}
@@ -131,7 +151,11 @@ export class PlainDumpGuard {
       this.#scanLine(line);
       this.#offset += line.length;
     }
-    if (this.#mode === 'copy') this.#endCopy();
+    if (this.#mode === 'copy') {
+      const head = this.#copyHead;
+      if (head !== '' && head !== '\\.' && head !== '\\.\r') this.#checkCopyLineStart(head, this.#line);
+      this.#endCopy();
+    }
     return this.outline;
   }
 
@@ -139,7 +163,7 @@ export class PlainDumpGuard {
     throw new PlainDumpRefused({ line: this.#line, kind });
   }
 
-  /** COPY data: only the start of each line matters (is the line `\\.`?); long lines are not buffered. */
+  /** COPY data: only the start of each line matters (`\\.`, or another backslash?); lines are not buffered. */
   #scanCopy(text: string, start: number): number {
     let pos = start;
     while (pos < text.length) {
@@ -159,8 +183,15 @@ export class PlainDumpGuard {
         this.#endCopy();
         return pos;
       }
+      this.#checkCopyLineStart(head, this.#line - 1);
     }
     return pos;
+  }
+
+  #checkCopyLineStart(head: string, line: number): void {
+    if (head[0] === '\\' && head[1] !== 'N' && head[1] !== '\\') {
+      throw new PlainDumpRefused({ line, kind: 'a COPY data line starting with a backslash' });
+    }
   }
 
   #endCopy(): void {
@@ -196,7 +227,7 @@ export class PlainDumpGuard {
             break;
           }
           this.#stringText += line.slice(i, q);
-          this.#push({ kind: 'ident', text: this.#stringText });
+          this.#push('ident', this.#stringText);
           this.#mode = 'normal';
           i = q + 1;
           break;
@@ -208,25 +239,34 @@ export class PlainDumpGuard {
           i = end + this.#dollarTag.length;
           break;
         }
-        case 'block': {
-          const open = line.indexOf('/*', i);
-          const close = line.indexOf('*/', i);
-          if (close === -1 && open === -1) return;
-          if (open !== -1 && (close === -1 || open < close)) {
-            this.#blockDepth++;
-            i = open + 2;
-          } else {
-            this.#blockDepth--;
-            i = close + 2;
-            if (this.#blockDepth === 0) this.#mode = 'normal';
-          }
+        case 'block':
+          i = this.#scanComment(line, i);
           break;
-        }
         case 'copy':
           // Only reachable when COPY ... FROM stdin; ended a line: handled by feed().
           return;
       }
     }
+  }
+
+  /** Inside nested comments: one pass (searching for the next opener and closer afresh is quadratic). */
+  #scanComment(line: string, start: number): number {
+    for (let i = start; i < line.length - 1; i++) {
+      const a = line[i];
+      const b = line[i + 1];
+      if (a === '/' && b === '*') {
+        this.#blockDepth++;
+        i++;
+      } else if (a === '*' && b === '/') {
+        this.#blockDepth--;
+        i++;
+        if (this.#blockDepth === 0) {
+          this.#mode = 'normal';
+          return i + 1;
+        }
+      }
+    }
+    return line.length;
   }
 
   #scanString(line: string, start: number): number {
@@ -249,7 +289,7 @@ export class PlainDumpGuard {
           i += 2;
           continue;
         }
-        this.#push({ kind: 'string', text: this.#stringText.slice(0, 256) });
+        this.#push('string', this.#stringText.slice(0, 256));
         this.#mode = 'normal';
         return i + 1;
       }
@@ -263,6 +303,11 @@ export class PlainDumpGuard {
     let i = start;
     if (i === 0) this.#rolesIn(line);
     while (i < line.length) {
+      const code = line.charCodeAt(i);
+      if (isSpace(code)) {
+        i++;
+        continue;
+      }
       const c = line[i] as string;
       const next = line[i + 1];
       if (c === '-' && next === '-') return line.length;
@@ -271,22 +316,14 @@ export class PlainDumpGuard {
         this.#blockDepth = 1;
         return i + 2;
       }
-      if (c === "'") {
-        const prev = line[i - 1];
-        const prev2 = line[i - 2];
-        const isE = (prev === 'E' || prev === 'e') && (prev2 === undefined || !IDENT_CHAR.test(prev2));
-        this.#mode = isE ? 'equote' : 'squote';
-        this.#stringText = '';
-        return i + 1;
-      }
-      if (c === '"') {
-        this.#mode = 'dquote';
-        this.#stringText = '';
-        return i + 1;
-      }
+      if (c === "'") return this.#openString('squote', i + 1);
+      if (c === '"') return this.#openString('dquote', i + 1);
       if (c === '\\') {
-        if (i === 0 && RESTRICT_LINE.test(line) && this.#tokens.length === 0) return line.length;
-        const name = /^\\([A-Za-z!?]+|.)/.exec(line.slice(i))?.[1] ?? '';
+        if (i === 0 && RESTRICT_LINE.test(line) && this.#tokens.length === 0) {
+          this.outline.restrictLines.push({ start: this.#offset, end: this.#offset + line.length });
+          return line.length;
+        }
+        const name = /^\\([A-Za-z!?]+|.)/.exec(line.slice(i, i + 32))?.[1] ?? '';
         this.#refuse(`psql meta-command \\${name.slice(0, 20)}`);
       }
       if (c === ':') {
@@ -294,26 +331,41 @@ export class PlainDumpGuard {
           i += 2;
           continue;
         }
-        if (next !== undefined && (next === "'" || next === '"' || IDENT_START.test(next))) {
+        if (next !== undefined && (next === "'" || next === '"' || isIdentStart(line.charCodeAt(i + 1)))) {
           this.#refuse('a psql variable reference');
         }
       }
       if (c === '$') {
-        const prev = line[i - 1];
-        if (prev === undefined || !IDENT_CHAR.test(prev)) {
-          const m = DOLLAR_TAG.exec(line.slice(i, i + 256));
-          if (m) {
-            this.#mode = 'dollar';
-            this.#dollarTag = m[0];
-            this.#push({ kind: 'string', text: '' });
-            return i + m[0].length;
-          }
+        // A word swallows the `$`s inside it, so a `$` here may open a dollar quote, even right after a number.
+        const m = DOLLAR_TAG.exec(line.slice(i, i + 256));
+        if (m) {
+          this.#mode = 'dollar';
+          this.#dollarTag = m[0];
+          this.#push('string', '');
+          return i + m[0].length;
+        }
+        if (isDigit(line.charCodeAt(i + 1))) {
+          i = this.#number(line, i + 1); // a parameter, $1
+          continue;
         }
       }
-      if (IDENT_START.test(c)) {
+      if (isDigit(code) || (c === '.' && isDigit(line.charCodeAt(i + 1)))) {
+        i = this.#number(line, i);
+        continue;
+      }
+      if (isIdentStart(code)) {
         let j = i + 1;
-        while (j < line.length && IDENT_CHAR.test(line[j] as string)) j++;
-        this.#word(line.slice(i, j));
+        while (j < line.length && isIdentChar(line.charCodeAt(j))) j++;
+        const word = line.slice(i, j);
+        const lower = word.toLowerCase();
+        // psql reads these as the start of a string or quoted identifier, never as an identifier: they
+        // neither count towards its CREATE FUNCTION ... BEGIN ATOMIC heuristic nor end in `$`.
+        if (line[j] === "'" && STRING_PREFIXES.has(lower))
+          return this.#openString(lower === 'e' ? 'equote' : 'squote', j + 1);
+        if (lower === 'u' && line[j] === '&' && (line[j + 1] === "'" || line[j + 1] === '"')) {
+          return this.#openString(line[j + 1] === "'" ? 'squote' : 'dquote', j + 2);
+        }
+        this.#word(word);
         i = j;
         continue;
       }
@@ -325,9 +377,37 @@ export class PlainDumpGuard {
         i++;
         continue;
       }
-      if (!/\s/.test(c)) this.#push({ kind: 'sym', text: c });
+      this.#push('sym', c);
       i++;
     }
+    return i;
+  }
+
+  #openString(mode: 'squote' | 'equote' | 'dquote', at: number): number {
+    this.#mode = mode;
+    this.#stringText = '';
+    return at;
+  }
+
+  /** A number from `at` (digits, a fraction, an exponent): psql's integer, decimal and real. */
+  #number(line: string, at: number): number {
+    let i = at;
+    while (isDigit(line.charCodeAt(i))) i++;
+    if (line[i] === '.' && line[i + 1] !== '.') {
+      i++;
+      while (isDigit(line.charCodeAt(i))) i++;
+    }
+    if (line[i] === 'e' || line[i] === 'E') {
+      let j = i + 1;
+      if (line[j] === '+' || line[j] === '-') j++;
+      if (isDigit(line.charCodeAt(j))) {
+        i = j;
+        while (isDigit(line.charCodeAt(i))) i++;
+      }
+    }
+    // psql 14 reads `1abc` as 1 and abc, psql 15 as the junk 1a and the identifier bc, psql 16 as one token.
+    if (i < line.length && isIdentStart(line.charCodeAt(i))) this.#refuse('a number directly followed by a letter');
+    this.#push('sym', '0');
     return i;
   }
 
@@ -339,7 +419,7 @@ export class PlainDumpGuard {
   #word(word: string): void {
     const lower = word.toLowerCase();
     if (this.#identifierCount === 0) this.#identifiers = ['', '', '', ''];
-    if (['create', 'function', 'procedure', 'or', 'replace'].includes(lower) && this.#identifierCount < 4) {
+    if (this.#identifierCount < 4 && ROUTINE_WORDS.has(lower)) {
       this.#identifiers[this.#identifierCount] = lower[0] as string;
     }
     this.#identifierCount++;
@@ -350,11 +430,12 @@ export class PlainDumpGuard {
       else if (lower === 'case' && this.#beginDepth >= 1) this.#beginDepth++;
       else if (lower === 'end' && this.#beginDepth > 0) this.#beginDepth--;
     }
-    this.#push({ kind: 'word', text: word.toUpperCase() });
+    if (this.#tokens.length < MAX_TOKENS) this.#push('word', word.toUpperCase());
   }
 
-  #push(token: Token): void {
-    if (this.#tokens.length < MAX_TOKENS) this.#tokens.push(token);
+  /** Only the first tokens of a statement matter; `text` is a thunk-free value, cheap when dropped. */
+  #push(kind: Token['kind'], text: string): void {
+    if (this.#tokens.length < MAX_TOKENS) this.#tokens.push({ kind, text } as Token);
   }
 
   #endStatement(endOffset: number, line: string, rest: number): void {

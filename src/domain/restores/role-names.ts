@@ -119,7 +119,10 @@ function granteeList(line: string): string | null {
   const rest = stmt.slice(i);
   // The list ends where the first trailing clause begins (as the lazy match of the old expression did).
   const ends = [rest.length];
-  const withOption = Math.max(trailingWords(rest, ['WITH', 'GRANT', 'OPTION']), trailingWords(rest, ['WITH', 'ADMIN', 'OPTION']));
+  const withOption = Math.max(
+    trailingWords(rest, ['WITH', 'GRANT', 'OPTION']),
+    trailingWords(rest, ['WITH', 'ADMIN', 'OPTION']),
+  );
   if (withOption > 0) ends.push(withOption);
   const cascade = trailingWords(rest, ['CASCADE']);
   if (cascade > 0) ends.push(cascade);
