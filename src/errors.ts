@@ -183,6 +183,13 @@ export const Errors = {
         ? `No ${tool} for PostgreSQL ${serverMajor} or newer is installed.`
         : `The newest installed ${tool} is ${toolMajor}; PostgreSQL ${serverMajor} needs ${tool} ${serverMajor} or newer.`,
   ),
+  psqlUnsafe: define(
+    'PGS_PSQL_UNSAFE',
+    422,
+    'Unprocessable Content',
+    (version: string) =>
+      `psql ${version} cannot be put into \\restrict mode (13.22, 14.19, 15.14, 16.10, 17.6, 18.0 or newer can); plain dumps are not restored with it.`,
+  ),
   // Restores and drills. Failures inside a running job are JobFailure codes (PGS_ARTIFACT_CORRUPT,
   // PGS_RESTORE_FAILED, PGS_DUMP_REFUSED, PGS_DATABASE_IN_USE ...); these answer the request itself.
   restoreNotFound: define('PGS_RESTORE_NOT_FOUND', 404, 'Not Found', (id: string) => `Restore '${id}' was not found.`),

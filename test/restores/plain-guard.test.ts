@@ -5,6 +5,7 @@ import { majorOf } from '../../src/domain/restores/restore-into.js';
 import { parseGlobalRoles } from '../../src/domain/restores/roles.js';
 import { derivedDatabaseName } from '../../src/domain/restores/run-restore.js';
 import { parseToc, parseTocLine, selectEntries } from '../../src/domain/restores/toc.js';
+import { ATOMIC_ESCAPE } from './hostile-dumps.js';
 
 /** Scan a script in small chunks (so every state crosses chunk boundaries); the refusal, or null. */
 function scan(sql: string, chunk = 5): { kind: string; line: number } | null {
@@ -60,14 +61,6 @@ t.test('accepted: what pg_dump writes, including backslashes inside data, string
   for (const sql of accepted) t.equal(scan(sql, 1), null, `byte by byte: ${JSON.stringify(sql)}`);
 });
 
-/**
- * The dump that fooled the guard: psql counts only real identifiers towards its CREATE FUNCTION ... BEGIN
- * ATOMIC heuristic, so it is still inside the body at the first `;` and reads the "COPY data" as script,
- * running the `\!` line. The old guard counted the E of E'' as an identifier and saw a COPY.
- */
-export const ATOMIC_ESCAPE = (prefix: string, marker: string) =>
-  `CREATE ${prefix} FUNCTION BEGIN;\nCOPY t FROM stdin;\n\\! touch ${marker}\n\\.\n`;
-
 t.test('refused: a prefixed string hiding a BEGIN ATOMIC body, and other places the lexers disagreed', async (t) => {
   for (const prefix of ["E''", "e''", "N''", "B''", "X''", "U&''", 'U&""', "u&'x'"]) {
     t.match(scan(ATOMIC_ESCAPE(prefix, '/tmp/x')), { kind: /meta-command \\!/, line: 3 }, prefix);
@@ -82,8 +75,15 @@ t.test('refused: a prefixed string hiding a BEGIN ATOMIC body, and other places 
     ['COPY t FROM stdin;\n1\n\\copy x\n\\.\n', /COPY data line starting with a backslash/],
     ['COPY t FROM stdin;\n\\.x\n\\.\n', /COPY data line starting with a backslash/],
     ['COPY t FROM stdin;\n\\o /tmp/x', /COPY data line starting with a backslash/], // last line, no newline
+    // psql < 15.19 expands backquotes in \\unrestrict's argument even when restricted: only pg_dump's own line.
+    ["SELECT '\n\\unrestrict `touch /tmp/x`\n';\n", /\\unrestrict in text or data/],
+    ['SELECT $$ \\unrestrict `touch /tmp/x` $$;\n', /\\unrestrict inside a line/],
+    ['COPY t FROM stdin;\nx\\unrestrict `id`\n\\.\n', /\\unrestrict inside a line/],
+    ['\\unrestrict `touch /tmp/x`\n', /meta-command \\unrestrict/],
+    ['/*\n\\unrestrict k\n*/ SELECT 1;\n', /\\unrestrict in text or data/],
   ];
   for (const [sql, kind] of refused) t.match(scan(sql), { kind }, JSON.stringify(sql));
+  for (const [sql, kind] of refused) t.match(scan(sql, 1), { kind }, `byte by byte: ${JSON.stringify(sql)}`);
   t.match(scan('COPY t FROM stdin;\n1\n\\! x\n\\.\n'), { line: 3 });
 });
 

@@ -114,6 +114,10 @@ export class PlainDumpGuard {
   #copyLineLength = 0;
   #copy: CopyBlock | null = null;
   #stringText = '';
+  /** The raw scan for `\\unrestrict` (see #scanRaw): the last bytes seen, bytes seen, matches to account for. */
+  #rawTail = '';
+  #rawSeen = 0;
+  #unrestrictAt: number[] = [];
   readonly outline: PlainDumpOutline = { statementEnds: [], copies: [], restrictLines: [], roles: new Set() };
 
   /** `trackBeginBlocks`: psql 14+ keeps `BEGIN ATOMIC ... END` bodies in one statement. */
@@ -122,8 +126,10 @@ export class PlainDumpGuard {
   /** Feed the next bytes; throws PlainDumpRefused at the first refused construct. */
   feed(chunk: Buffer): void {
     const text = chunk.toString('latin1');
+    this.#scanRaw(text);
     let pos = 0;
     while (pos < text.length) {
+      this.#checkUnrestrict();
       if (this.#mode === 'copy') {
         pos = this.#scanCopy(text, pos);
         continue;
@@ -151,12 +157,39 @@ export class PlainDumpGuard {
       this.#scanLine(line);
       this.#offset += line.length;
     }
+    this.#checkUnrestrict(true);
     if (this.#mode === 'copy') {
       const head = this.#copyHead;
       if (head !== '' && head !== '\\.' && head !== '\\.\r') this.#checkCopyLineStart(head, this.#line);
       this.#endCopy();
     }
     return this.outline;
+  }
+
+  /**
+   * psql before 15.19 (14.24, 16.15, 17.11, 18.6) runs backquoted shell commands in `\\unrestrict`'s
+   * argument even in restricted mode. So, whatever the lexers make of the text around it, `\\unrestrict`
+   * may appear only as pg_dump's own line: every occurrence in the raw bytes must start a line that the
+   * scan then accepts as one (#checkUnrestrict).
+   */
+  #scanRaw(text: string): void {
+    const needle = '\\unrestrict';
+    const hay = this.#rawTail + text;
+    const base = this.#rawSeen - this.#rawTail.length;
+    for (let at = hay.indexOf(needle); at !== -1; at = hay.indexOf(needle, at + 1)) {
+      if (at + needle.length <= this.#rawTail.length) continue; // found with the previous chunk
+      const atLineStart = at === 0 ? base === 0 : hay[at - 1] === '\n';
+      if (!atLineStart) this.#refuse('\\unrestrict inside a line');
+      this.#unrestrictAt.push(base + at);
+    }
+    this.#rawSeen += text.length;
+    this.#rawTail = hay.slice(-needle.length);
+  }
+
+  /** Every `\\unrestrict` before the current line (or before the end) was a line of pg_dump's own. */
+  #checkUnrestrict(atEnd = false): void {
+    const first = this.#unrestrictAt[0];
+    if (first !== undefined && (atEnd || first < this.#offset)) this.#refuse('\\unrestrict in text or data');
   }
 
   #refuse(kind: string): never {
@@ -321,6 +354,7 @@ export class PlainDumpGuard {
       if (c === '\\') {
         if (i === 0 && RESTRICT_LINE.test(line) && this.#tokens.length === 0) {
           this.outline.restrictLines.push({ start: this.#offset, end: this.#offset + line.length });
+          if (this.#unrestrictAt[0] === this.#offset) this.#unrestrictAt.shift();
           return line.length;
         }
         const name = /^\\([A-Za-z!?]+|.)/.exec(line.slice(i, i + 32))?.[1] ?? '';

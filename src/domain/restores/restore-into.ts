@@ -12,7 +12,7 @@ import { onDatabase, type TargetAccess, withTargetClient, withTargetTools } from
 import { fetchVerifiedArtifact, fetchVerifiedGlobals } from './artifact-fetch.js';
 import { restoreDatabaseNameProblem } from './options.js';
 import { PlainDumpGuard } from './plain-guard.js';
-import { listArchive, listWriter, runPgRestore, runPsql } from './restore-tools.js';
+import { listArchive, listWriter, runPgRestore, runPsql, selectRestrictingPsql } from './restore-tools.js';
 import { createMissingRoles, dropCreatedRoles, missingRoles, parseGlobalRoles, rolesInArchive } from './roles.js';
 import { parseToc, selectEntries } from './toc.js';
 
@@ -152,7 +152,10 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
         async (control) => {
           const plain = backup.format === 'plain';
           const needed = Math.max(await serverMajor(control), majorOf(backup.tool_version));
-          const tool = await selectClientTool(plain ? 'psql' : 'pg_restore', needed, await services.installations());
+          const installations = await services.installations();
+          const tool = plain
+            ? await selectRestrictingPsql(needed, installations)
+            : await selectClientTool('pg_restore', needed, installations);
           const guard = plain ? new PlainDumpGuard({ trackBeginBlocks: tool.major >= 14 }) : null;
           const artifact = await fetchVerifiedArtifact({ storage: services.storage, backup, dir: work, signal, guard });
           let globals: ReturnType<typeof parseGlobalRoles> = [];

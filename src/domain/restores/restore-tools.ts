@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Errors } from '../../errors.js';
 import { JobFailure } from '../../jobs/types.js';
 import { dbnameArgument } from '../../pgtools/conninfo.js';
+import type { PgInstallation } from '../../pgtools/installations.js';
 import { PgToolError, redactSecrets, runPgTool } from '../../pgtools/run-tool.js';
-import type { SelectedTool } from '../../pgtools/select-tool.js';
+import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.js';
 import type { ToolCredentials } from '../targets/connect.js';
 import type { PlainDumpOutline } from './plain-guard.js';
 import type { TocEntry } from './toc.js';
@@ -117,6 +120,115 @@ export async function runPgRestore(o: {
   }
 }
 
+/**
+ * The first psql release of each major with `\restrict` (CVE-2025-8714; release notes of 2025-08-14);
+ * 18.0 and later have it. psql 12 and older never got it.
+ */
+const FIRST_RESTRICT_MINOR: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
+
+/** Does this psql (its version, e.g. "15.18" or "18beta2") know `\restrict`? */
+export function psqlHasRestrict(version: string): boolean {
+  const m = /^(\d+)(?:\.(\d+))?(.*)$/.exec(version);
+  if (!m) return false;
+  const major = Number(m[1]);
+  const minor = m[2] === undefined ? null : Number(m[2]);
+  if (major >= 19) return true;
+  // 18's betas and release candidates may predate the fix: only a release counts.
+  if (major === 18) return minor !== null && m[3] === '';
+  const first = FIRST_RESTRICT_MINOR[major];
+  return first !== undefined && minor !== null && minor >= first;
+}
+
+/**
+ * The psql for a plain restore: as selectClientTool, among installations whose psql knows `\restrict`.
+ * When only older ones would do, PGS_PSQL_UNSAFE: a plain dump is never fed to a psql that cannot be told
+ * to refuse meta-commands.
+ */
+export async function selectRestrictingPsql(needed: number, installations: PgInstallation[]): Promise<SelectedTool> {
+  try {
+    return await selectClientTool(
+      'psql',
+      needed,
+      installations.filter((i) => psqlHasRestrict(i.version)),
+    );
+  } catch (err) {
+    const unsafe = await selectClientTool('psql', needed, installations).catch(() => null);
+    if (unsafe) throw Errors.psqlUnsafe(unsafe.version);
+    throw err;
+  }
+}
+
+const UNRESTRICT = Buffer.from('\\unrestrict');
+
+/**
+ * What psql reads: first our own `\restrict <random key>` line, so psql refuses every meta-command
+ * (`\!`, `\o`, `\copy`, ...) whatever the dump says, and cannot be let out by a dump that never saw the
+ * key. Then the script, without pg_dump's own `\restrict`/`\unrestrict` lines (`skip`, as the guard
+ * recorded them: psql refuses a second `\restrict`, and `\unrestrict` with pg_dump's key is wrong).
+ *
+ * psql up to 15.18 (and 14.23, 16.14, 17.10, 18.5) expands backquotes in `\unrestrict`'s argument even
+ * while restricted, so `\unrestrict \`cmd\`` runs a shell (reproduced with psql 15.18). So any other
+ * `\unrestrict` anywhere in the bytes stops the feed before psql reads it (PGS_DUMP_REFUSED); that needs
+ * no lexer, so it holds even where the guard and psql disagree about quotes.
+ */
+export class RestrictedScript extends Transform {
+  /** Input bytes seen so far: the `skip` ranges are input offsets. */
+  #offset = 0;
+  #skipIndex = 0;
+  /** The last output bytes, held back until it is clear they do not start `\unrestrict`. */
+  #held: Buffer = Buffer.alloc(0);
+
+  constructor(
+    key: string,
+    private readonly skip: { start: number; end: number }[],
+  ) {
+    super();
+    if (!/^[A-Za-z0-9]{32,}$/.test(key)) throw new Error('a restrict key is at least 32 letters and digits');
+    this.push(`\\restrict ${key}\n`);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const kept: Buffer[] = [this.#held];
+    let at = 0;
+    while (at < chunk.length) {
+      const range = this.skip[this.#skipIndex];
+      const pos = this.#offset + at;
+      if (range && pos >= range.end) {
+        this.#skipIndex++;
+        continue;
+      }
+      if (range && pos >= range.start) {
+        at = Math.min(chunk.length, range.end - this.#offset);
+        continue;
+      }
+      const until = range ? Math.min(chunk.length, range.start - this.#offset) : chunk.length;
+      kept.push(chunk.subarray(at, until));
+      at = until;
+    }
+    this.#offset += chunk.length;
+    const out = Buffer.concat(kept);
+    if (out.indexOf(UNRESTRICT) !== -1) {
+      done(
+        new JobFailure(
+          'PGS_DUMP_REFUSED',
+          "The plain dump was refused: it carries a \\unrestrict that is not pg_dump's own. Nothing more was run.",
+        ),
+      );
+      return;
+    }
+    const keep = Math.min(out.length, UNRESTRICT.length - 1);
+    this.#held = Buffer.from(out.subarray(out.length - keep));
+    done(null, out.subarray(0, out.length - keep));
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, this.#held);
+  }
+}
+
+/** A fresh key for one restore: random, never derived from the dump. */
+export const newRestrictKey = (): string => randomBytes(32).toString('hex');
+
 /** Counts the bytes handed to psql, to turn them into statements done (the outline's offsets). */
 class Fed extends Transform {
   bytes = 0;
@@ -132,7 +244,8 @@ class Fed extends Transform {
 
 /**
  * A plain dump through psql: no psqlrc, ON_ERROR_STOP, one transaction, the script on stdin (already
- * passed by the guard). Progress: statements whose end has been handed to psql.
+ * passed by the guard) behind our own `\\restrict` line (RestrictedScript). Progress: statements whose
+ * end has been handed to psql. A refused feed stops psql at once, so nothing after it runs.
  */
 export async function runPsql(o: {
   psql: SelectedTool;
@@ -158,6 +271,8 @@ export async function runPsql(o: {
     o.onProgress({ phase, itemsDone, itemsTotal: ends.length, currentItem });
   };
   report(0);
+  const stop = new AbortController();
+  const signal = AbortSignal.any([o.signal, stop.signal]);
   const run = runPgTool({
     path: o.psql.path,
     args: [
@@ -170,14 +285,19 @@ export async function runPsql(o: {
       dbnameArgument(o.tool.conninfo),
     ],
     env: o.tool.env,
-    signal: o.signal,
+    signal,
     stdin: 'pipe',
     onStderrLine: (line) => {
       if (firstError === null && ERROR_LINE.test(line)) firstError = line;
     },
   });
-  const feeding = pipeline(createReadStream(o.path), new Fed(report), run.stdin as Writable);
+  const script = new RestrictedScript(newRestrictKey(), o.outline.restrictLines);
+  const feeding = pipeline(createReadStream(o.path), new Fed(report), script, run.stdin as Writable).catch((err) => {
+    if (err instanceof JobFailure) stop.abort(); // refused: psql must not run what it already has
+    throw err;
+  });
   const [fed, exited] = await Promise.allSettled([feeding, run.done]);
+  if (fed.status === 'rejected' && fed.reason instanceof JobFailure) throw fed.reason;
   if (exited.status === 'rejected') throw toolFailure(exited.reason, firstError);
   if (fed.status === 'rejected') throw fed.reason;
 }
