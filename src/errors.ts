@@ -190,6 +190,19 @@ export const Errors = {
     (version: string) =>
       `psql ${version} cannot be put into \\restrict mode (13.22, 14.19, 15.14, 16.10, 17.6, 18.0 or newer can); plain dumps are not restored with it.`,
   ),
+  drillServerSuperuser: define(
+    'PGS_DRILL_SERVER_SUPERUSER',
+    422,
+    'Unprocessable Content',
+    (role: string) =>
+      `The drill server's role '${role}' is a superuser; drills restore tenants' SQL, so it must not be (CREATEDB and CREATEROLE are enough).`,
+  ),
+  drillServerRole: define(
+    'PGS_DRILL_SERVER_ROLE',
+    422,
+    'Unprocessable Content',
+    (why: string) => `The drill server's role cannot set up a drill: ${why}; it needs CREATEDB and CREATEROLE.`,
+  ),
   // Restores and drills. Failures inside a running job are JobFailure codes (PGS_ARTIFACT_CORRUPT,
   // PGS_RESTORE_FAILED, PGS_DUMP_REFUSED, PGS_DATABASE_IN_USE ...); these answer the request itself.
   restoreNotFound: define('PGS_RESTORE_NOT_FOUND', 404, 'Not Found', (id: string) => `Restore '${id}' was not found.`),

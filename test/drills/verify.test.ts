@@ -252,7 +252,7 @@ t.test(
   async (t) => {
     const role = `drill_${process.pid}`;
     const password = `pw-${randomUUID()}`;
-    await asSuperuser((c) => c.query(`CREATE ROLE ${role} LOGIN CREATEDB PASSWORD '${password}'`));
+    await asSuperuser((c) => c.query(`CREATE ROLE ${role} LOGIN CREATEDB CREATEROLE PASSWORD '${password}'`));
     t.teardown(() => asSuperuser((c) => c.query(`DROP ROLE IF EXISTS ${role}`)));
     writeSecrets({
       drill: {

@@ -2,13 +2,18 @@ import type pg from 'pg';
 import { quoteIdent } from '../../sql/identifiers.js';
 import { dropOwnDatabase } from '../restores/restore-into.js';
 import { type TargetAccess, withTargetClient } from '../targets/session.js';
+import { dropDrillRole } from './drill-role.js';
 
 /**
- * Drop a drill's scratch database if it exists, sessions and all (nobody else has business in it).
- * Connects to the server's own database, never to the scratch one.
+ * Drop a drill's scratch database if it exists, sessions and all (nobody else has business in it), and
+ * then the drill's role of the same name, if there is one (drill-role.ts). Connects to the server's own
+ * database, never to the scratch one.
  */
 export function dropScratchDatabase(access: TargetAccess, database: string): Promise<void> {
-  return withTargetClient(access, (client) => dropOwnDatabase(client, database));
+  return withTargetClient(access, async (client) => {
+    await dropOwnDatabase(client, database);
+    await dropDrillRole(client, database);
+  });
 }
 
 export interface IndexCheck {

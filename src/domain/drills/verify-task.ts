@@ -11,6 +11,7 @@ import { restoreInto } from '../restores/restore-into.js';
 import type { Services } from '../services.js';
 import { selectTarget, type TargetRow } from '../targets/queries.js';
 import { onDatabase, type TargetAccess, withTargetClient } from '../targets/session.js';
+import { asDrillRole, createDrillRole, type DrillRole } from './drill-role.js';
 import { type DrillServer, withDrillAccess } from './drill-server.js';
 import { recordVerification } from './queries.js';
 import { checkBtreeIndexes, dropScratchDatabase } from './scratch.js';
@@ -110,7 +111,10 @@ async function drill(
   await dropScratchDatabase(access, scratch);
   let outcome: Omit<Verification, 'durationMs'>;
   try {
-    outcome = await restoreAndCheck(services, task, backup, access, scratch, server);
+    // On a drill server the tenant's SQL runs as a role of this drill's own, never as the server's.
+    const role =
+      server === 'drill-server' ? await withTargetClient(access, (c) => createDrillRole(c, scratch)) : undefined;
+    outcome = await restoreAndCheck(services, task, backup, access, scratch, server, role);
   } catch (err) {
     await task.reportProgress({ phase: 'cleanup', database: scratch }).catch(() => {});
     await dropScratchDatabase(access, scratch).catch(() => {}); // the original error is the one to report
@@ -128,10 +132,13 @@ async function restoreAndCheck(
   access: TargetAccess,
   scratch: string,
   server: Verification['server'],
+  role: DrillRole | undefined,
 ): Promise<Omit<Verification, 'durationMs'>> {
+  const asRole = role ? asDrillRole(access, role) : undefined;
   const restored = await restoreInto({
     services,
     access,
+    ...(role && asRole ? { runAs: { role: role.username, access: asRole } } : {}),
     backup,
     database: scratch,
     selection: { tables: [], schemas: [], parallel: 1, noOwner: true, noPrivileges: true, includeGlobals: false },
@@ -141,7 +148,7 @@ async function restoreAndCheck(
     },
   });
   await task.reportProgress({ phase: 'amcheck', database: scratch }).catch(() => {});
-  const indexes = await withTargetClient(onDatabase(access, scratch), (client) =>
+  const indexes = await withTargetClient(onDatabase(asRole ?? access, scratch), (client) =>
     checkBtreeIndexes(client, task.signal),
   );
   const { tables, mismatches } = compareTables(backup.tables, restored.tables);

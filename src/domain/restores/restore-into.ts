@@ -44,6 +44,11 @@ export interface RestoreIntoRequest {
   selection: RestoreSelection;
   /** The job's signal: aborting stops the tools promptly, and the database is dropped. */
   signal: AbortSignal;
+  /**
+   * Drills on a drill server: the database is created owned by `role` and closed to PUBLIC, and the
+   * restore and the row counts run as `role` through `access` (its credentials on the same server).
+   */
+  runAs?: { role: string; access: TargetAccess };
   onProgress(p: RestoreProgress): void;
 }
 
@@ -190,9 +195,12 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
             throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' already exists on the target.`);
           }
           report({ phase: 'create' });
-          await control.query(`CREATE DATABASE ${quoteIdent(database)}`);
+          const owner = req.runAs ? ` OWNER ${quoteIdent(req.runAs.role)}` : '';
+          await control.query(`CREATE DATABASE ${quoteIdent(database)}${owner}`);
+          const restorer = req.runAs?.access ?? access;
           const created: string[] = [];
           try {
+            if (req.runAs) await control.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
             const made = await createMissingRoles(control, globals, created);
             const missing = await missingRoles(control, referenced);
             // Owners and grantees must exist unless the restore leaves them out (plain dumps cannot).
@@ -202,7 +210,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
                 `The dump refers to roles the target lacks: ${missing.join(', ')}. Restore with includeGlobals, or with noOwner and noPrivileges.`,
               );
             }
-            await withTargetTools(onDatabase(access, database), (credentials) =>
+            await withTargetTools(onDatabase(restorer, database), (credentials) =>
               artifact.plain
                 ? runPsql({
                     psql: tool,
@@ -226,7 +234,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
                     onProgress: report,
                   }),
             );
-            const tables = await withTargetClient(onDatabase(access, database), countTables);
+            const tables = await withTargetClient(onDatabase(restorer, database), countTables);
             return {
               tables,
               roles: { missing, created, skipped: made.skipped },
