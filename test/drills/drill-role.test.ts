@@ -85,8 +85,8 @@ async function drillServerRole(name: string, attributes: string, grants: string[
 }
 
 function runDrill(drillServer: { secretRef: string; sslMode: 'verify-full' }, jobId = randomUUID()) {
-  const job = { id: jobId, tenantId: 'acme', kind: 'verify', payload: { backupId } } as unknown as Job;
-  return verifyTask({ pool: db.appPool, services, drillServer })({
+  const job = { id: jobId, tenantId: 'acme', kind: 'verify', payload: { backupId, trigger: 'api' } } as unknown as Job;
+  return verifyTask.bind({ pool: db.appPool, services, config: { drills: { server: drillServer } } })({
     job,
     attemptId: randomUUID(),
     signal: new AbortController().signal,
