@@ -94,10 +94,11 @@ function runDrill(drillServer: { secretRef: string; sslMode: 'verify-full' }, jo
   });
 }
 
-const drillLeftovers = () =>
+/** The role and database of one drill (named after its job: other test files run drills at the same time). */
+const drillLeftovers = (jobId: string) =>
   asSuperuser(async (c) => ({
-    roles: (await c.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'pgsteward_drill_%'")).rows,
-    databases: (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'pgsteward_drill_%'")).rows,
+    roles: (await c.query('SELECT rolname FROM pg_roles WHERE rolname = $1', [scratchDatabaseName(jobId)])).rows,
+    databases: (await c.query('SELECT datname FROM pg_database WHERE datname = $1', [scratchDatabaseName(jobId)])).rows,
   }));
 
 t.test('SCRAM verifiers computed here are the ones PostgreSQL computes', async (t) => {
@@ -123,7 +124,7 @@ t.test("a dump's CHECK function runs as the drill's own role: no CREATEROLE, and
   t.match(outcome, { code: 'PGS_RESTORE_FAILED', message: /permission denied to create role/ });
   t.notMatch((outcome as Error).message, /leaked/, "the function never ran with the drill server's role");
   t.same(
-    await drillLeftovers(),
+    await drillLeftovers(jobId),
     { roles: [], databases: [] },
     `no role or database ${scratchDatabaseName(jobId)} left`,
   );
@@ -131,9 +132,10 @@ t.test("a dump's CHECK function runs as the drill's own role: no CREATEROLE, and
 
 t.test('a drill server whose role is a superuser is refused with PGS_DRILL_SERVER_SUPERUSER', async (t) => {
   const server = await drillServerRole(`drill_super_${process.pid}`, 'SUPERUSER');
-  const outcome = await runDrill(server).catch((err: Error & { code?: string }) => err);
+  const jobId = randomUUID();
+  const outcome = await runDrill(server, jobId).catch((err: Error & { code?: string }) => err);
   t.match(outcome, { code: 'PGS_DRILL_SERVER_SUPERUSER', message: /must not be/ });
-  t.same(await drillLeftovers(), { roles: [], databases: [] });
+  t.same(await drillLeftovers(jobId), { roles: [], databases: [] });
 });
 
 t.test('a drill server role without CREATEROLE is refused with PGS_DRILL_SERVER_ROLE', async (t) => {
@@ -154,5 +156,5 @@ t.test('a retry drops the role and database a dead attempt left behind', async (
   });
   const outcome = await runDrill(server, jobId).catch((err: Error & { code?: string }) => err);
   t.match(outcome, { code: 'PGS_RESTORE_FAILED' }, 'the leftover did not get in the way (the dump still fails)');
-  t.same(await drillLeftovers(), { roles: [], databases: [] });
+  t.same(await drillLeftovers(jobId), { roles: [], databases: [] });
 });
