@@ -6,8 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { bearer, buildTestApp } from '../helpers/app.js';
-import { sha256Of, waitForJob } from './backup-flow.js';
-import { createSourceDatabase } from './source-database.js';
+import { sha256Of } from '../helpers/artifacts.js';
+import { waitForJob } from '../helpers/jobs.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { registerTarget } from '../helpers/targets.js';
 
 const run = promisify(execFile);
 const { app, db, services, writeSecrets, token, seedTenants } = await buildTestApp(
@@ -18,16 +20,6 @@ const { app, db, services, writeSecrets, token, seedTenants } = await buildTestA
 await seedTenants('acme', 'globex');
 const cluster = db.cluster;
 const source = await createSourceDatabase(t, cluster);
-writeSecrets({
-  'acme/main': {
-    username: source.role,
-    password: source.password,
-    host: 'localhost',
-    port: cluster.port,
-    dbname: source.name,
-    sslrootcert: cluster.caCert,
-  },
-});
 const acme = token('acme', [
   'targets:read',
   'targets:write',
@@ -40,12 +32,7 @@ const globex = token('globex', ['targets:read', 'backups:read', 'jobs:read', 'jo
 const work = mkdtempSync(join(tmpdir(), 'pgsteward-backup-test-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-const created = await app.inject({
-  method: 'POST',
-  url: '/v1/targets',
-  headers: bearer(acme),
-  payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'verify-full' },
-});
+const created = await registerTarget({ app, db, writeSecrets }, acme, source, { tls: 'verify-full' });
 const targetId = created.json().id as string;
 
 async function backup(payload: object, headers: Record<string, string> = {}) {
@@ -304,22 +291,8 @@ t.test('without access to pg_authid, globals are taken with --no-role-passwords,
   await source.query(`GRANT USAGE ON SCHEMA public, billing TO ${reader}`);
   await source.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO ${reader}`);
   await source.query(`GRANT SELECT ON ALL SEQUENCES IN SCHEMA public, billing TO ${reader}`);
-  writeSecrets({
-    'acme/reader': {
-      username: reader,
-      password,
-      host: 'localhost',
-      port: cluster.port,
-      dbname: source.name,
-      sslrootcert: cluster.caCert,
-    },
-  });
-  const target = await app.inject({
-    method: 'POST',
-    url: '/v1/targets',
-    headers: bearer(acme),
-    payload: { name: 'reader', secretRef: 'file:acme/reader', sslMode: 'verify-full' },
-  });
+  const login = { role: reader, password, name: source.name };
+  const target = await registerTarget({ app, db, writeSecrets }, acme, login, { name: 'reader', tls: 'verify-full' });
   const res = await app.inject({
     method: 'POST',
     url: `/v1/targets/${target.json().id}/backups`,

@@ -6,9 +6,10 @@ import { AwsSecretsManagerProvider } from '../../src/secrets/aws-secrets-manager
 import { SecretStore } from '../../src/secrets/store.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { startFakeSecretsManager } from '../helpers/fake-secrets-manager.js';
+import { waitForJob } from '../helpers/jobs.js';
 import { startTestS3Server } from '../helpers/s3-server.js';
-import { waitForJob } from './backup-flow.js';
-import { createSourceDatabase } from './source-database.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { clusterSecret } from '../helpers/targets.js';
 
 // The AWS path end to end: credentials from Secrets Manager and the artifact in S3, both through the
 // real SDK clients, against protocol-level peers (a Secrets Manager JSON 1.1 server, and s3rver).
@@ -49,13 +50,8 @@ const { app, db, token, seedTenants } = await buildTestApp(
 await seedTenants('acme');
 const source = await createSourceDatabase(t, db.cluster);
 sm.setSecret('prod/acme/main', {
-  username: source.role,
-  password: source.password,
+  ...clusterSecret(db.cluster, source, 'verify-full'),
   engine: 'postgres',
-  host: 'localhost',
-  port: db.cluster.port,
-  dbname: source.name,
-  sslrootcert: db.cluster.caCert,
 });
 const acme = token('acme', ['targets:write', 'backups:write', 'backups:read', 'jobs:read']);
 

@@ -4,9 +4,10 @@ import pg from 'pg';
 import t, { type Test as Tap } from 'tap';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { type JobView, waitForJob, waitForRunning } from '../helpers/jobs.js';
 import { startTestCluster } from '../helpers/pg-cluster.js';
-import { type JobView, waitForJob, waitForRunning } from './backup-flow.js';
-import { createSourceDatabase } from './source-database.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { clusterSecret, registerTarget } from '../helpers/targets.js';
 
 const ALLOW = { PGSTEWARD_TARGET_ALLOWLIST: '127.0.0.0/8,::1/128' };
 const SCOPES = ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read', 'jobs:write'] as const;
@@ -15,22 +16,8 @@ async function setup(t: Tap, env: Record<string, string> = {}) {
   const test = await buildTestApp(t, { ...ALLOW, ...env }, { worker: true });
   await test.seedTenants('acme');
   const source = await createSourceDatabase(t, test.db.cluster);
-  test.writeSecrets({
-    'acme/main': {
-      username: source.role,
-      password: source.password,
-      host: '127.0.0.1',
-      port: test.db.cluster.port,
-      dbname: source.name,
-    },
-  });
   const token = test.token('acme', [...SCOPES]);
-  const target = await test.app.inject({
-    method: 'POST',
-    url: '/v1/targets',
-    headers: bearer(token),
-    payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'require' },
-  });
+  const target = await registerTarget(test, token, source);
   const start = async (payload: object = { includeGlobals: false }) =>
     (
       await test.app.inject({
@@ -146,15 +133,7 @@ t.test('a rotated password is picked up by the next job without a restart', asyn
   t.equal(first.status, 'succeeded', JSON.stringify(first.error));
   const rotated = `rotated-${Math.random().toString(36).slice(2)}`;
   await s.source.query(`ALTER ROLE ${s.source.role} PASSWORD '${rotated}'`);
-  s.writeSecrets({
-    'acme/main': {
-      username: s.source.role,
-      password: rotated,
-      host: '127.0.0.1',
-      port: s.db.cluster.port,
-      dbname: s.source.name,
-    },
-  });
+  s.writeSecrets({ 'acme/main': clusterSecret(s.db.cluster, { ...s.source, password: rotated }) });
   const second = await waitForJob(s.app, s.token, (await s.start()).id);
   t.equal(second.status, 'succeeded', JSON.stringify(second.error));
 });
@@ -168,13 +147,7 @@ t.test(
     const newer = await startTestCluster({ bindir: PG18 });
     t.teardown(() => newer.stop());
     s.writeSecrets({
-      'acme/new': {
-        username: 'postgres',
-        password: newer.password,
-        host: '127.0.0.1',
-        port: newer.port,
-        dbname: 'postgres',
-      },
+      'acme/new': clusterSecret(newer, { role: 'postgres', password: newer.password, name: 'postgres' }),
     });
     const target = await s.app.inject({
       method: 'POST',

@@ -4,8 +4,8 @@ import t from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { createJobWorker } from '../../src/jobs-runtime.js';
 import { bearer, buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
-import { waitForJob } from './backup-flow.js';
-import { acmeTarget } from './source-database.js';
+import { waitForJob } from '../helpers/jobs.js';
+import { acmeTarget } from '../helpers/targets.js';
 
 t.test('a table dropped between the request and the dump fails the job with PGS_UNKNOWN_RELATION', async (t) => {
   const test = await buildTestApp(t); // no worker yet: the job waits in the queue

@@ -12,7 +12,8 @@ import pg from 'pg';
 import t from 'tap';
 import { buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
 import { databaseUrl, startServerProcess, waitUntil } from '../helpers/server-process.js';
-import { createSourceDatabase } from './source-database.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { clusterSecret } from '../helpers/targets.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,20 +71,8 @@ t.test('no password in process arguments, environments, logs, API answers or the
   const wrongPassword = `wrong-${Math.random().toString(36).slice(2)}-guess`;
   const secrets = [source.password, wrongPassword];
   test.writeSecrets({
-    'acme/main': {
-      username: source.role,
-      password: source.password,
-      host: '127.0.0.1',
-      port: test.db.cluster.port,
-      dbname: source.name,
-    },
-    'acme/stale': {
-      username: source.role,
-      password: wrongPassword,
-      host: '127.0.0.1',
-      port: test.db.cluster.port,
-      dbname: source.name,
-    },
+    'acme/main': clusterSecret(test.db.cluster, source),
+    'acme/stale': clusterSecret(test.db.cluster, { ...source, password: wrongPassword }),
   });
   const port = await freePort();
   const server = startServerProcess(t, {

@@ -9,9 +9,10 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import t from 'tap';
 import { bearer, buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
+import { sha256Of } from '../helpers/artifacts.js';
+import { type JobView, waitForJob } from '../helpers/jobs.js';
 import { databaseUrl, startServerProcess, waitUntil } from '../helpers/server-process.js';
-import { type JobView, sha256Of, waitForJob } from './backup-flow.js';
-import { acmeTarget } from './source-database.js';
+import { acmeTarget } from '../helpers/targets.js';
 
 const LEASE_SECONDS = 5; // the smallest lease the config accepts
 

@@ -8,33 +8,19 @@ import type { DrillServer } from '../../src/domain/drills/drill-server.js';
 import { scratchDatabaseName } from '../../src/domain/drills/verification.js';
 import { verifyTask } from '../../src/domain/drills/verify-task.js';
 import { type Job, JobAbortedError } from '../../src/jobs/types.js';
-import { waitForJob } from '../backups/backup-flow.js';
-import { createSourceDatabase } from '../backups/source-database.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { waitForJob } from '../helpers/jobs.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { clusterSecret, registerTarget } from '../helpers/targets.js';
 
 const { app, db, services, writeSecrets, token, seedTenants } = await buildTestApp(t, {}, { worker: true });
 await seedTenants('acme', 'globex');
 const cluster = db.cluster;
 const source = await createSourceDatabase(t, cluster, { rows: 200 });
-writeSecrets({
-  'acme/main': {
-    username: source.role,
-    password: source.password,
-    host: 'localhost',
-    port: cluster.port,
-    dbname: source.name,
-    sslrootcert: cluster.caCert,
-  },
-});
 const scopes = ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read'] as const;
 const acme = token('acme', [...scopes]);
 const globex = token('globex', [...scopes]);
-const created = await app.inject({
-  method: 'POST',
-  url: '/v1/targets',
-  headers: bearer(acme),
-  payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'verify-full' },
-});
+const created = await registerTarget({ app, db, writeSecrets }, acme, source, { tls: 'verify-full' });
 const targetId = created.json().id as string;
 
 async function takeBackup(): Promise<string> {
@@ -254,16 +240,7 @@ t.test(
     const password = `pw-${randomUUID()}`;
     await asSuperuser((c) => c.query(`CREATE ROLE ${role} LOGIN CREATEDB CREATEROLE PASSWORD '${password}'`));
     t.teardown(() => asSuperuser((c) => c.query(`DROP ROLE IF EXISTS ${role}`)));
-    writeSecrets({
-      drill: {
-        username: role,
-        password,
-        host: 'localhost',
-        port: cluster.port,
-        dbname: 'postgres',
-        sslrootcert: cluster.caCert,
-      },
-    });
+    writeSecrets({ drill: clusterSecret(cluster, { role, password, name: 'postgres' }, 'verify-full') });
     const result = await runTask(task({ secretRef: 'file:drill', sslMode: 'verify-full' }), randomUUID());
     t.match(result, { verified: true, server: 'drill-server', indexesChecked: 0 });
     t.match(

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
-import { waitForJob } from '../backups/backup-flow.js';
-import { createSourceDatabase } from '../backups/source-database.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { waitForJob } from '../helpers/jobs.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { registerTarget } from '../helpers/targets.js';
 
 const { app, db, token, seedTenants, writeSecrets } = await buildTestApp(
   t,
@@ -12,24 +13,8 @@ const { app, db, token, seedTenants, writeSecrets } = await buildTestApp(
 );
 await seedTenants('acme', 'globex');
 const source = await createSourceDatabase(t, db.cluster);
-writeSecrets({
-  'acme/main': {
-    username: source.role,
-    password: source.password,
-    host: '127.0.0.1',
-    port: db.cluster.port,
-    dbname: source.name,
-  },
-});
 const acme = token('acme', ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read']);
-const target = (
-  await app.inject({
-    method: 'POST',
-    url: '/v1/targets',
-    headers: bearer(acme),
-    payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'require' },
-  })
-).json();
+const target = (await registerTarget({ app, db, writeSecrets }, acme, source)).json();
 const gql = (query: string, variables: object = {}, tok = acme) =>
   app.inject({ method: 'POST', url: '/graphql', headers: bearer(tok), payload: { query, variables } });
 

@@ -3,8 +3,8 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
 import t, { type Test } from 'tap';
-import { waitForJob, waitForRunning } from '../backups/backup-flow.js';
 import { bearer } from '../helpers/app.js';
+import { waitForJob, waitForRunning } from '../helpers/jobs.js';
 import { restoreFixture } from './restore-fixture.js';
 
 /*

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import { bearer } from '../helpers/app.js';
-import { readArtifact, restoreFixture, writeArtifact } from './restore-fixture.js';
+import { readArtifact, writeArtifact } from '../helpers/artifacts.js';
+import { restoreFixture } from './restore-fixture.js';
 
 const f = await restoreFixture(t);
 const expected = await f.fingerprint(f.source.name);

@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import type { Test } from 'tap';
-import type { ArtifactStorage } from '../../src/domain/backups/storage/artifact-storage.js';
-import { type JobView, waitForJob } from '../backups/backup-flow.js';
-import { createSourceDatabase } from '../backups/source-database.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { readArtifact, writeArtifact } from '../helpers/artifacts.js';
+import { type JobView, waitForJob } from '../helpers/jobs.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { registerTarget } from '../helpers/targets.js';
 
 /** A 202 Job, or a problem document. */
 export interface StartAnswer {
@@ -23,7 +22,7 @@ export interface StartAnswer {
  */
 export async function restoreFixture(t: Test) {
   const testApp = await buildTestApp(t, {}, { worker: true });
-  const { app, db, writeSecrets, token, seedTenants } = testApp;
+  const { app, db, token, seedTenants } = testApp;
   await seedTenants('acme', 'globex');
   const cluster = db.cluster;
   const source = await createSourceDatabase(t, cluster, { rows: 200 });
@@ -41,16 +40,6 @@ export async function restoreFixture(t: Test) {
     await admin.end();
   });
 
-  writeSecrets({
-    'acme/main': {
-      username: source.role,
-      password: source.password,
-      host: 'localhost',
-      port: cluster.port,
-      dbname: source.name,
-      sslrootcert: cluster.caCert,
-    },
-  });
   const acme = token('acme', [
     'targets:read',
     'targets:write',
@@ -60,12 +49,7 @@ export async function restoreFixture(t: Test) {
     'jobs:read',
   ]);
   const globex = token('globex', ['targets:read', 'backups:read', 'backups:write', 'restores:write', 'jobs:read']);
-  const created = await app.inject({
-    method: 'POST',
-    url: '/v1/targets',
-    headers: bearer(acme),
-    payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'verify-full' },
-  });
+  const created = await registerTarget(testApp, acme, source, { tls: 'verify-full' });
   const targetId = created.json().id as string;
 
   /** A fresh database name, dropped at teardown (with anything renamed aside from it). */
@@ -168,18 +152,4 @@ export async function restoreFixture(t: Test) {
     backup,
     restore,
   };
-}
-
-/** Read a stored single-file artifact whole. */
-export async function readArtifact(storage: ArtifactStorage, key: string): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of await storage.read(key)) parts.push(chunk as Buffer);
-  return Buffer.concat(parts);
-}
-
-/** Overwrite a stored artifact with other bytes. */
-export async function writeArtifact(storage: ArtifactStorage, key: string, bytes: Buffer): Promise<void> {
-  const writer = await storage.createWriter(key);
-  await pipeline(Readable.from([bytes]), writer.stream);
-  await writer.commit();
 }

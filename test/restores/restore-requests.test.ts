@@ -101,7 +101,7 @@ t.test('GraphQL starts a restore and reads it back, with the job and progress', 
   });
   const job = res.json().data.startRestore;
   t.equal(job.kind, 'restore');
-  const { waitForJob } = await import('../backups/backup-flow.js');
+  const { waitForJob } = await import('../helpers/jobs.js');
   t.equal((await waitForJob(f.app, f.acme, job.id)).status, 'succeeded');
   const read = await f.app.inject({
     method: 'POST',

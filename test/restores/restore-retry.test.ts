@@ -2,8 +2,8 @@
 // dead attempt would have left: its records, a leftover work database, the original renamed aside),
 // then a retry of the job runs through the real worker.
 import t from 'tap';
-import { waitForJob } from '../backups/backup-flow.js';
 import { bearer } from '../helpers/app.js';
+import { waitForJob } from '../helpers/jobs.js';
 import { restoreFixture } from './restore-fixture.js';
 
 const f = await restoreFixture(t);

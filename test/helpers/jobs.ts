@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { ArtifactStorage } from '../../src/domain/backups/storage/artifact-storage.js';
-import { bearer } from '../helpers/app.js';
+import { bearer } from './app.js';
 
+/** A job as GET /v1/jobs/{id} answers it: what the polling helpers hand back. */
 export interface JobView {
   id: string;
   status: string;
@@ -29,7 +28,7 @@ export async function waitForJob(
   }
 }
 
-/** Wait until a job is running (its dump started). */
+/** Wait until a job is running (its tool started). */
 export async function waitForRunning(app: FastifyInstance, token: string, jobId: string, timeoutMs = 20_000) {
   const started = Date.now();
   for (;;) {
@@ -38,14 +37,4 @@ export async function waitForRunning(app: FastifyInstance, token: string, jobId:
     if (Date.now() - started > timeoutMs) throw new Error(`job ${jobId} did not start`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-export async function sha256Of(storage: ArtifactStorage, key: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of await storage.read(key)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
 }
