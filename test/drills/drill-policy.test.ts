@@ -3,6 +3,7 @@ import { drillSchedulingPass } from '../../src/domain/drills/capability.js';
 import { scheduleDueDrills } from '../../src/domain/drills/scheduler.js';
 import { Leader } from '../../src/schedules/leader.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { postGraphql } from '../helpers/graphql.js';
 
 const { app, db, token, seedTenants } = await buildTestApp(t);
 await seedTenants('acme', 'globex');
@@ -33,15 +34,8 @@ async function seedAvailableBackup(target: string, tenant = 'acme'): Promise<str
   return row?.id as string;
 }
 
-async function gql(who: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: bearer(who),
-    payload: { query, variables },
-  });
-  return res.json() as { data: Record<string, unknown> | null; errors?: { extensions: { code: string } }[] };
-}
+const gql = (who: string, query: string, variables: Record<string, unknown> = {}) =>
+  postGraphql(app, who, query, variables);
 
 t.test('a drill policy is set, read, replaced and deleted over REST', async (t) => {
   const missing = await app.inject({ method: 'GET', url: policyUrl(), headers: bearer(acme) });

@@ -9,6 +9,7 @@ import { scratchDatabaseName } from '../../src/domain/drills/verification.js';
 import { verifyTask } from '../../src/domain/drills/verify-task.js';
 import { type Job, JobAbortedError } from '../../src/jobs/types.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { postGraphql } from '../helpers/graphql.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { createSourceDatabase } from '../helpers/source-database.js';
 import { clusterSecret, registerTarget } from '../helpers/targets.js';
@@ -47,15 +48,8 @@ const scratchDatabases = async () =>
     await db.ownerQuery<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'pgsteward_drill_%'")
   ).map((r) => r.datname);
 
-async function gql(who: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: bearer(who),
-    payload: { query, variables },
-  });
-  return res.json() as { data: Record<string, unknown> | null; errors?: { extensions: { code: string } }[] };
-}
+const gql = (who: string, query: string, variables: Record<string, unknown> = {}) =>
+  postGraphql(app, who, query, variables);
 
 const good = await takeBackup();
 
