@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../../src/sql/identifiers.js';
+import { quoteIdent } from '../../src/sql/identifiers.js';
 import type { TestCluster } from '../helpers/pg-cluster.js';
+import { createOwnedDatabase } from '../helpers/source-database.js';
 
 export interface SourceDatabase {
   name: string;
@@ -66,27 +66,10 @@ export async function createSourceDatabase(
   log: (line: string) => void,
 ): Promise<SourceDatabase> {
   const started = performance.now();
-  const name = `bench_${sizeMb}mb`;
-  const role = `bench_owner_${sizeMb}mb`;
-  const password = randomBytes(24).toString('base64url');
-  const admin = new pg.Client(cluster.clientConfig());
-  await admin.connect();
-  try {
-    await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${quoteLiteral(password)}`);
-    await admin.query(`CREATE DATABASE ${quoteIdent(name)} OWNER ${quoteIdent(role)}`);
-  } finally {
-    await admin.end();
-  }
-  const drop = async () => {
-    const cleanup = new pg.Client(cluster.clientConfig());
-    await cleanup.connect();
-    try {
-      await cleanup.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
-      await cleanup.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
-    } finally {
-      await cleanup.end();
-    }
-  };
+  const { name, role, password, drop } = await createOwnedDatabase(cluster, {
+    name: `bench_${sizeMb}mb`,
+    role: `bench_owner_${sizeMb}mb`,
+  });
 
   const target = sizeMb * 1024 * 1024;
   const pool = new pg.Pool({ ...cluster.clientConfig(name), max: LOADERS });
