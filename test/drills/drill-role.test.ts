@@ -5,9 +5,10 @@ import { scramSha256Verifier } from '../../src/domain/drills/drill-role.js';
 import { scratchDatabaseName } from '../../src/domain/drills/verification.js';
 import { verifyTask } from '../../src/domain/drills/verify-task.js';
 import type { Job } from '../../src/jobs/types.js';
-import { waitForJob } from '../backups/backup-flow.js';
-import { createSourceDatabase } from '../backups/source-database.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { waitForJob } from '../helpers/jobs.js';
+import { createSourceDatabase } from '../helpers/source-database.js';
+import { clusterSecret, registerTarget } from '../helpers/targets.js';
 
 const { app, db, services, writeSecrets, token, seedTenants } = await buildTestApp(t, {}, { worker: true });
 await seedTenants('acme');
@@ -28,23 +29,8 @@ await source.query(`
   CREATE TABLE public.guarded (v int CHECK (public.sneaky(v)));
   INSERT INTO public.guarded VALUES (1);
 `);
-writeSecrets({
-  'acme/main': {
-    username: source.role,
-    password: source.password,
-    host: 'localhost',
-    port: cluster.port,
-    dbname: source.name,
-    sslrootcert: cluster.caCert,
-  },
-});
 const acme = token('acme', ['targets:write', 'backups:read', 'backups:write', 'jobs:read']);
-const target = await app.inject({
-  method: 'POST',
-  url: '/v1/targets',
-  headers: bearer(acme),
-  payload: { name: 'main', secretRef: 'file:acme/main', sslMode: 'verify-full' },
-});
+const target = await registerTarget({ app, db, writeSecrets }, acme, source, { tls: 'verify-full' });
 const backupJob = await app.inject({
   method: 'POST',
   url: `/v1/targets/${target.json().id}/backups`,
@@ -71,16 +57,7 @@ async function drillServerRole(name: string, attributes: string, grants: string[
     for (const grant of grants) await c.query(`GRANT ${grant} TO ${name}`);
   });
   t.teardown(() => asSuperuser((c) => c.query(`DROP ROLE IF EXISTS ${name}`)));
-  writeSecrets({
-    [name]: {
-      username: name,
-      password,
-      host: 'localhost',
-      port: cluster.port,
-      dbname: 'postgres',
-      sslrootcert: cluster.caCert,
-    },
-  });
+  writeSecrets({ [name]: clusterSecret(cluster, { role: name, password, name: 'postgres' }, 'verify-full') });
   return { secretRef: `file:${name}`, sslMode: 'verify-full' as const };
 }
 
