@@ -174,6 +174,26 @@ export const Errors = {
     'Bad Gateway',
     (why: string) => `The backup failed its read check: ${why}.`,
   ),
+  // Artifact storage. A key is built by our own code, so an invalid one is a bug that the message names.
+  artifactKeyInvalid: define(
+    'PGS_ARTIFACT_KEY_INVALID',
+    400,
+    'Bad Request',
+    (why: string) => `Invalid artifact key: ${why}.`,
+  ),
+  artifactNotFound: define(
+    'PGS_ARTIFACT_NOT_FOUND',
+    404,
+    'Not Found',
+    (key: string) => `Artifact '${key}' does not exist in storage.`,
+  ),
+  /** The storage holds different bytes than were streamed to it: the artifact must not be used. */
+  artifactIntegrity: define(
+    'PGS_ARTIFACT_INTEGRITY',
+    502,
+    'Bad Gateway',
+    (key: string, why: string) => `Artifact '${key}' failed verification after upload: ${why}.`,
+  ),
   toolVersion: define(
     'PGS_TOOL_VERSION',
     422,

@@ -3,7 +3,8 @@ import { discoverPgInstallations, type PgInstallation } from '../pgtools/install
 import { AwsSecretsManagerProvider } from '../secrets/aws-secrets-manager.js';
 import { FileSecretProvider } from '../secrets/file.js';
 import { SecretStore } from '../secrets/store.js';
-import { type ArtifactStorage, createArtifactStorage } from './backups/storage/artifact-storage.js';
+import type { ArtifactStorage } from './backups/storage/artifact-storage.js';
+import { createArtifactStorage } from './backups/storage/create-storage.js';
 import { parseTargetAllowlist, type TargetNetworkPolicy } from './targets/network-guard.js';
 
 /** The long-lived collaborators every capability shares, built once at start-up from the config. */

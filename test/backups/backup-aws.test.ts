@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import t from 'tap';
-import { createArtifactStorage } from '../../src/domain/backups/storage/artifact-storage.js';
+import { createArtifactStorage } from '../../src/domain/backups/storage/create-storage.js';
 import { AwsSecretsManagerProvider } from '../../src/secrets/aws-secrets-manager.js';
 import { SecretStore } from '../../src/secrets/store.js';
 import { bearer, buildTestApp } from '../helpers/app.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import t, { type Test } from 'tap';
-import { createArtifactStorage } from '../../../src/domain/backups/storage/artifact-storage.js';
+import { createArtifactStorage } from '../../../src/domain/backups/storage/create-storage.js';
 import { assertNothingStored, MiB, randomSource, storageContract } from './storage-contract.js';
 
 async function scratchDir(t: Test): Promise<string> {

@@ -3,11 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import t from 'tap';
-import {
-  type ArtifactStorage,
-  createArtifactStorage,
-  type S3StorageOptions,
-} from '../../../src/domain/backups/storage/artifact-storage.js';
+import type { ArtifactStorage } from '../../../src/domain/backups/storage/artifact-storage.js';
+import { createArtifactStorage, type S3StorageOptions } from '../../../src/domain/backups/storage/create-storage.js';
 import { S3RVER_CREDENTIALS, S3RVER_REGION, startTestS3Server } from '../../helpers/s3-server.js';
 import { assertNothingStored, MiB, randomSource, readAll, storageContract } from './storage-contract.js';
 

@@ -1,4 +1,4 @@
-import { artifactKeyInvalid } from './storage-errors.js';
+import { Errors } from '../../../errors.js';
 
 /**
  * Where writers put data before it is verified and moved to its final key. It sits under the same
@@ -16,12 +16,13 @@ const MAX_KEY_LENGTH = 512;
  * and keeps hidden files out of the store. Every storage call goes through this or assertArtifactPrefix.
  */
 export function assertArtifactKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw artifactKeyInvalid('the key is empty');
-  if (key.length > MAX_KEY_LENGTH) throw artifactKeyInvalid(`the key is longer than ${MAX_KEY_LENGTH} characters`);
-  if (key.startsWith('/')) throw artifactKeyInvalid('the key must be relative (no leading "/")');
+  if (typeof key !== 'string' || key.length === 0) throw Errors.artifactKeyInvalid('the key is empty');
+  if (key.length > MAX_KEY_LENGTH)
+    throw Errors.artifactKeyInvalid(`the key is longer than ${MAX_KEY_LENGTH} characters`);
+  if (key.startsWith('/')) throw Errors.artifactKeyInvalid('the key must be relative (no leading "/")');
   for (const segment of key.split('/')) {
     if (!SEGMENT.test(segment)) {
-      throw artifactKeyInvalid(
+      throw Errors.artifactKeyInvalid(
         `each '/'-separated segment must be 1-200 of [A-Za-z0-9._-] and must not start with '.' (got '${printable(segment)}')`,
       );
     }
@@ -32,7 +33,7 @@ export function assertArtifactKey(key: string): void {
 export function assertArtifactPrefix(prefix: string): void {
   if (prefix === '') return;
   if (typeof prefix !== 'string' || !prefix.endsWith('/')) {
-    throw artifactKeyInvalid('a prefix must be empty or end with "/"');
+    throw Errors.artifactKeyInvalid('a prefix must be empty or end with "/"');
   }
   assertArtifactKey(prefix.slice(0, -1));
 }

@@ -1,10 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
-import { createFileArtifactStorage } from './file-storage.js';
-import { createS3ArtifactStorage, type S3StorageOptions } from './s3-storage.js';
-import { parseStorageUrl } from './storage-url.js';
 
-export type { S3StorageOptions } from './s3-storage.js';
-export { parseStorageUrl, type StorageLocation } from './storage-url.js';
+// The contract every backend implements. It imports no backend: file-storage.ts and s3-storage.ts import
+// it, and create-storage.ts picks between them.
 
 export interface StoredObject {
   key: string;
@@ -70,28 +67,4 @@ export interface WriterOptions {
    * leftovers with discardStaged(group). Letters, digits and dashes only.
    */
   group?: string;
-}
-
-const GROUP_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
-
-/** The temporary object's name: `<group>.<uuid>`, or just `<uuid>` without a group. */
-export function stagingName(group: string | undefined, unique: string): string {
-  if (group === undefined) return unique;
-  if (!GROUP_PATTERN.test(group)) throw new Error(`invalid staging group '${group.slice(0, 80)}'`);
-  return `${group}.${unique}`;
-}
-
-export const stagedInGroup = (name: string, group: string): boolean => name.startsWith(`${group}.`);
-
-export interface StorageConfig {
-  /** PGSTEWARD_STORAGE_URL: file:///abs/path or s3://bucket/optional/prefix. */
-  url: string;
-  s3?: S3StorageOptions;
-}
-
-/** Builds the storage named by the URL; the file root or bucket is touched on first use, not here. */
-export function createArtifactStorage(config: StorageConfig): ArtifactStorage {
-  const location = parseStorageUrl(config.url);
-  if (location.kind === 'file') return createFileArtifactStorage(location.root);
-  return createS3ArtifactStorage(location, config.s3 ?? {});
 }

@@ -3,16 +3,17 @@ import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs
 import { dirname, join } from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { Errors } from '../../../errors.js';
 import { assertArtifactKey, assertArtifactPrefix, TEMPORARY_AREA } from './artifact-key.js';
+import type { ArtifactStorage, ArtifactWriter, WriterOptions } from './artifact-storage.js';
 import {
-  type ArtifactStorage,
-  type ArtifactWriter,
+  abortReason,
+  ByteTally,
+  StagedArtifactWriter,
+  type StreamedDigest,
   stagedInGroup,
   stagingName,
-  type WriterOptions,
-} from './artifact-storage.js';
-import { abortReason, ByteTally, StagedArtifactWriter, type StreamedDigest } from './staged-writer.js';
-import { artifactIntegrity, artifactKeyInvalid, artifactNotFound } from './storage-errors.js';
+} from './staged-writer.js';
 
 /**
  * Artifacts as files under `root` (0700 directories, 0600 files). Writes go to `<root>/.tmp/<uuid>`,
@@ -69,12 +70,12 @@ export function createFileArtifactStorage(root: string): ArtifactStorage {
       try {
         handle = await open(path, 'r');
       } catch (err) {
-        if (isMissing(err)) throw artifactNotFound(key);
+        if (isMissing(err)) throw Errors.artifactNotFound(key);
         throw err;
       }
       if (!(await handle.stat()).isFile()) {
         await handle.close();
-        throw artifactNotFound(key);
+        throw Errors.artifactNotFound(key);
       }
       return handle.createReadStream();
     },
@@ -92,7 +93,7 @@ export function createFileArtifactStorage(root: string): ArtifactStorage {
     async delete(keyOrPrefix: string): Promise<void> {
       if (keyOrPrefix.endsWith('/')) {
         assertArtifactPrefix(keyOrPrefix);
-        if (keyOrPrefix === '') throw artifactKeyInvalid('refusing to delete the whole store');
+        if (keyOrPrefix === '') throw Errors.artifactKeyInvalid('refusing to delete the whole store');
         await rm(pathOf(keyOrPrefix.slice(0, -1)), { recursive: true, force: true });
         return;
       }
@@ -183,10 +184,13 @@ async function moveVerified(
 ): Promise<void> {
   const stored = await digestFile(temporaryPath, signal);
   if (stored.sizeBytes !== expected.sizeBytes) {
-    throw artifactIntegrity(key, `the stored file has ${stored.sizeBytes} bytes, ${expected.sizeBytes} were streamed`);
+    throw Errors.artifactIntegrity(
+      key,
+      `the stored file has ${stored.sizeBytes} bytes, ${expected.sizeBytes} were streamed`,
+    );
   }
   if (stored.sha256 !== expected.sha256) {
-    throw artifactIntegrity(key, 'the stored file has a different sha256 than the streamed bytes');
+    throw Errors.artifactIntegrity(key, 'the stored file has a different sha256 than the streamed bytes');
   }
   signal?.throwIfAborted();
   const firstCreated = await mkdir(dirname(finalPath), { recursive: true, mode: 0o700 });

@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { Errors } from '../../../errors.js';
 import { assertArtifactKey, assertArtifactPrefix, TEMPORARY_AREA } from './artifact-key.js';
-import {
-  type ArtifactStorage,
-  type ArtifactWriter,
-  stagedInGroup,
-  stagingName,
-  type WriterOptions,
-} from './artifact-storage.js';
+import type { ArtifactStorage, ArtifactWriter, WriterOptions } from './artifact-storage.js';
 import { copyObject } from './s3-object-copy.js';
 import {
   ByteTally,
@@ -17,8 +12,9 @@ import {
   StagedArtifactWriter,
   type StagingBackend,
   type StreamedDigest,
+  stagedInGroup,
+  stagingName,
 } from './staged-writer.js';
-import { artifactIntegrity, artifactKeyInvalid, artifactNotFound } from './storage-errors.js';
 import { describeStorageLocation, type StorageLocation } from './storage-url.js';
 
 export interface S3StorageOptions {
@@ -82,7 +78,8 @@ export function createS3ArtifactStorage(location: S3Location, options: S3Storage
   const objectKey = (key: string): string => {
     assertArtifactKey(key);
     const full = `${base}${key}`;
-    if (Buffer.byteLength(full) > MAX_OBJECT_KEY_BYTES) throw artifactKeyInvalid('prefix and key exceed 1024 bytes');
+    if (Buffer.byteLength(full) > MAX_OBJECT_KEY_BYTES)
+      throw Errors.artifactKeyInvalid('prefix and key exceed 1024 bytes');
     return full;
   };
 
@@ -148,7 +145,7 @@ export function createS3ArtifactStorage(location: S3Location, options: S3Storage
             });
             const copied = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: finalKey }));
             if (copied.ContentLength !== expected.sizeBytes) {
-              throw artifactIntegrity(
+              throw Errors.artifactIntegrity(
                 key,
                 `the copy has ${copied.ContentLength} bytes, ${expected.sizeBytes} were streamed`,
               );
@@ -175,7 +172,7 @@ export function createS3ArtifactStorage(location: S3Location, options: S3Storage
         const object = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
         return object.Body as Readable;
       } catch (err) {
-        if (isNotFound(err)) throw artifactNotFound(key);
+        if (isNotFound(err)) throw Errors.artifactNotFound(key);
         throw err;
       }
     },
@@ -198,7 +195,7 @@ export function createS3ArtifactStorage(location: S3Location, options: S3Storage
         return;
       }
       assertArtifactPrefix(keyOrPrefix);
-      if (keyOrPrefix === '') throw artifactKeyInvalid('refusing to delete the whole store');
+      if (keyOrPrefix === '') throw Errors.artifactKeyInvalid('refusing to delete the whole store');
       const keys = await listKeys(`${base}${keyOrPrefix}`);
       for (let start = 0; start < keys.length; start += 1000) {
         const batch = keys.slice(start, start + 1000);
@@ -287,7 +284,7 @@ async function verifyObject(
     abortSignal: signal,
   });
   if (head.ContentLength !== expected.sizeBytes) {
-    throw artifactIntegrity(
+    throw Errors.artifactIntegrity(
       key,
       `the stored object has ${head.ContentLength} bytes, ${expected.sizeBytes} were streamed`,
     );
@@ -297,7 +294,7 @@ async function verifyObject(
   });
   const stored = await digestReadable(object.Body as Readable, signal);
   if (stored.sizeBytes !== expected.sizeBytes || stored.sha256 !== expected.sha256) {
-    throw artifactIntegrity(key, 'the stored object has a different sha256 than the streamed bytes');
+    throw Errors.artifactIntegrity(key, 'the stored object has a different sha256 than the streamed bytes');
   }
 }
 

@@ -58,6 +58,17 @@ export function destroyStream(stream: Writable | Readable, err: Error): void {
   else stream.destroy();
 }
 
+const GROUP_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The temporary object's name: `<group>.<uuid>`, or just `<uuid>` without a group. */
+export function stagingName(group: string | undefined, unique: string): string {
+  if (group === undefined) return unique;
+  if (!GROUP_PATTERN.test(group)) throw new Error(`invalid staging group '${group.slice(0, 80)}'`);
+  return `${group}.${unique}`;
+}
+
+export const stagedInGroup = (name: string, group: string): boolean => name.startsWith(`${group}.`);
+
 type State = 'writing' | 'committing' | 'committed' | 'discarded';
 
 /**
