@@ -1,13 +1,27 @@
 import { Errors, isPgStewardError, type PgStewardError } from '../errors.js';
 
 /**
+ * The SQLSTATE a PostgreSQL server sent with an error, or undefined for anything else. A Node system
+ * error's code can have the same shape (EPIPE, EPERM), so an error that names a syscall or errno is none.
+ */
+export function sqlStateOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, syscall, errno } = err as { code?: unknown; syscall?: unknown; errno?: unknown };
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  return syscall === undefined && errno === undefined ? code : undefined;
+}
+
+/** The server refused the login (SQLSTATE class 28: a wrong password, or no pg_hba.conf entry). */
+export const isAuthFailure = (err: unknown): boolean => sqlStateOf(err)?.startsWith('28') === true;
+
+/**
  * The one place PostgreSQL errors become API errors, by SQLSTATE (never by message text).
  * A service may pass overrides for the states it expects, e.g. { '23505': Errors.tenantExists(id) }.
  */
 export function translatePgError(err: unknown, overrides: Record<string, PgStewardError> = {}): unknown {
   if (isPgStewardError(err)) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err;
+  const code = sqlStateOf(err);
+  if (code === undefined) return err;
   const override = overrides[code];
   if (override) return override;
   switch (code) {

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import pg from 'pg';
+import { isAuthFailure } from '../../db/pg-errors.js';
 import { Errors, isPgStewardError } from '../../errors.js';
 import { APPLICATION_NAME, assertUsableDatabaseName, buildConninfo, type SslMode } from '../../pgtools/conninfo.js';
 import { withPrivateToolDir, writePassfile } from '../../pgtools/passfile.js';
@@ -128,13 +129,11 @@ function failedBeforeTls(err: unknown): boolean {
 
 function translateConnectError(err: unknown): Error {
   if (isPgStewardError(err)) return err;
-  const { code, message } = err as { code?: unknown; message?: unknown };
+  const { message } = err as { message?: unknown };
   const detail = redactSecrets(typeof message === 'string' ? message : String(err));
-  // Class 28: invalid authorization (wrong password, no pg_hba.conf entry).
-  const translated =
-    typeof code === 'string' && code.startsWith('28')
-      ? Errors.targetAuthFailed(`The target refused the login: ${detail}`)
-      : Errors.targetConnectionFailed(`Could not connect to the target: ${detail}`);
+  const translated = isAuthFailure(err)
+    ? Errors.targetAuthFailed(`The target refused the login: ${detail}`)
+    : Errors.targetConnectionFailed(`Could not connect to the target: ${detail}`);
   translated.cause = err;
   return translated;
 }

@@ -1,8 +1,8 @@
 import type pg from 'pg';
+import { isAuthFailure } from '../../db/pg-errors.js';
 import { Errors, isPgStewardError } from '../../errors.js';
 import type { SslMode } from '../../pgtools/conninfo.js';
 import type { DbSecret } from '../../secrets/db-secret.js';
-import { isPgAuthFailure } from '../../secrets/store.js';
 import type { Services } from '../services.js';
 import {
   connectToTarget,
@@ -31,8 +31,8 @@ export function targetEndpoint(target: TargetRow, secret: DbSecret): TargetEndpo
   };
 }
 
-const isAuthFailure = (err: unknown) =>
-  isPgAuthFailure(err) || (isPgStewardError(err) && err.code === 'PGS_AUTH_FAILED');
+// A refused login, whether a session saw it (SQLSTATE class 28) or connectToTarget translated it.
+const loginRefused = (err: unknown) => isAuthFailure(err) || (isPgStewardError(err) && err.code === 'PGS_AUTH_FAILED');
 
 export interface TargetAccess {
   endpoint: TargetEndpoint;
@@ -56,7 +56,7 @@ export function withTargetAccess<T>(
       const checked = await resolveTargetAddress(endpoint.host, services.network);
       return use({ endpoint, checked, secret });
     },
-    isAuthFailure,
+    loginRefused,
   );
 }
 
