@@ -223,8 +223,8 @@ export const Errors = {
     'Unprocessable Content',
     (why: string) => `The drill server's role cannot set up a drill: ${why}; it needs CREATEDB and CREATEROLE.`,
   ),
-  // Restores and drills. Failures inside a running job are JobFailure codes (PGS_ARTIFACT_CORRUPT,
-  // PGS_RESTORE_FAILED, PGS_DUMP_REFUSED, PGS_DATABASE_IN_USE ...); these answer the request itself.
+  // Restores and drills. These answer the request itself; what fails inside a running job is a
+  // TaskFailures entry (below).
   restoreNotFound: define('PGS_RESTORE_NOT_FOUND', 404, 'Not Found', (id: string) => `Restore '${id}' was not found.`),
   backupNotRestorable: define(
     'PGS_BACKUP_NOT_AVAILABLE',
@@ -288,5 +288,139 @@ export const Errors = {
     500,
     'Internal Server Error',
     () => 'An internal error occurred; the log has details.',
+  ),
+} as const;
+
+/**
+ * A failure inside a running job (a backup, a restore, a drill). It never answers a request: the task
+ * hands it to the job engine as a JobFailure (domain/job-failures.ts), whose code and message are stored
+ * on the job and on its backup or restore and shown as they are, so they must hold nothing secret.
+ */
+export class TaskFailure extends Error {
+  readonly code: string;
+  /** Whether the engine may try the job again (with backoff, while attempts remain). */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, retryable: boolean) {
+    super(message);
+    this.name = 'TaskFailure';
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+const failure =
+  <A extends unknown[]>(code: string, message: (...args: A) => string, opts: { retryable: boolean }) =>
+  (...args: A) =>
+    new TaskFailure(code, message(...args), opts.retryable);
+
+// None is retried: each says something a second attempt would find again, or needs a person (a crashed
+// worker's job is retried by the engine without any of these).
+const final = { retryable: false };
+
+/** Every code a task records on a failed job. Some share a code with an Errors entry and mean the same. */
+export const TaskFailures = {
+  cancelled: failure(
+    'PGS_CANCELLED',
+    (work: 'backup' | 'restore' | 'drill') => `The ${work} was stopped before it finished.`,
+    final,
+  ),
+  // What the job was queued for is gone or has changed.
+  backupNotPending: failure('PGS_BACKUP_NOT_FOUND', (id: string) => `Backup '${id}' is no longer pending.`, final),
+  backupGone: failure('PGS_BACKUP_NOT_FOUND', (id: string) => `Backup '${id}' was not found.`, final),
+  backupNoLongerAvailable: failure(
+    'PGS_BACKUP_NOT_AVAILABLE',
+    (id: string) => `Backup '${id}' is no longer available.`,
+    final,
+  ),
+  backupNotVerifiable: failure(
+    'PGS_BACKUP_NOT_AVAILABLE',
+    (id: string, status: string) => `Backup '${id}' is ${status}; it cannot be verified.`,
+    final,
+  ),
+  restoreNotPending: failure('PGS_RESTORE_NOT_FOUND', (id: string) => `Restore '${id}' is no longer pending.`, final),
+  restoreTargetGone: failure('PGS_TARGET_NOT_FOUND', () => 'The target to restore onto was deleted.', final),
+  backupTargetGone: failure(
+    'PGS_TARGET_NOT_FOUND',
+    (backupId: string) => `The target of backup '${backupId}' no longer exists.`,
+    final,
+  ),
+  // Backups.
+  dumpFailed: failure('PGS_DUMP_FAILED', (detail: string) => detail, final),
+  dumpSessionEnded: failure(
+    'PGS_DUMP_FAILED',
+    (sqlState: string) => `The database ended the backup session (SQLSTATE ${sqlState}).`,
+    final,
+  ),
+  storageFailed: failure(
+    'PGS_STORAGE_FAILED',
+    (what: string) => `Writing the backup to storage failed (${what}).`,
+    final,
+  ),
+  // Restores, and the restore inside a drill.
+  artifactMissing: failure('PGS_ARTIFACT_MISSING', () => "The backup's artifact is missing from storage.", final),
+  artifactNotRecorded: failure('PGS_ARTIFACT_MISSING', () => 'The backup records no artifact.', final),
+  artifactCorrupt: failure(
+    'PGS_ARTIFACT_CORRUPT',
+    (what: string) => `The backup's artifact does not match its record (${what}); nothing was restored.`,
+    final,
+  ),
+  dumpRefused: failure(
+    'PGS_DUMP_REFUSED',
+    (line: number, kind: string) => `The plain dump was refused at line ${line}: ${kind}. Nothing was run.`,
+    final,
+  ),
+  foreignUnrestrict: failure(
+    'PGS_DUMP_REFUSED',
+    () => "The plain dump was refused: it carries a \\unrestrict that is not pg_dump's own. Nothing more was run.",
+    final,
+  ),
+  databaseNameInvalid: failure('PGS_VALIDATION', (problem: string) => problem, final),
+  noGlobals: failure('PGS_NO_GLOBALS', () => 'The backup was taken without its globals file.', final),
+  rolesMissing: failure(
+    'PGS_ROLES_MISSING',
+    (missing: string[]) =>
+      `The dump refers to roles the target lacks: ${missing.join(', ')}. Restore with includeGlobals, or with noOwner and noPrivileges.`,
+    final,
+  ),
+  databaseExists: failure(
+    'PGS_DATABASE_EXISTS',
+    (database: string) => `Database '${database}' already exists on the target.`,
+    final,
+  ),
+  databaseAppeared: failure(
+    'PGS_DATABASE_EXISTS',
+    (database: string) => `Database '${database}' appeared meanwhile.`,
+    final,
+  ),
+  databaseInUse: failure(
+    'PGS_DATABASE_IN_USE',
+    (database: string, connections: number) =>
+      `Database '${database}' has ${connections} open connection${connections === 1 ? '' : 's'}; close them or restore with terminateConnections.`,
+    final,
+  ),
+  databaseGainedConnections: failure(
+    'PGS_DATABASE_IN_USE',
+    (database: string) => `Database '${database}' gained connections during the swap.`,
+    final,
+  ),
+  restoreFailed: failure('PGS_RESTORE_FAILED', (detail: string) => detail, final),
+  restoreRefused: failure(
+    'PGS_RESTORE_FAILED',
+    (sqlState: string) => `The target refused the restore (SQLSTATE ${sqlState}).`,
+    final,
+  ),
+  restoreInterrupted: failure(
+    'PGS_RESTORE_INTERRUPTED',
+    (database: string, aside: string) =>
+      `An earlier attempt swapped the restored database into '${database}' before it was interrupted; ` +
+      `the original is kept as '${aside}'. Check the data, then drop '${aside}' or rename it back.`,
+    final,
+  ),
+  // Drills.
+  drillFailed: failure(
+    'PGS_DRILL_FAILED',
+    (sqlState: string) => `The drill's session ended with SQLSTATE ${sqlState}.`,
+    final,
   ),
 } as const;

@@ -7,16 +7,16 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { z } from 'zod';
 import { inTenantScope } from '../../db/tenant-scope.js';
-import { Errors, isPgStewardError } from '../../errors.js';
+import { Errors, TaskFailures } from '../../errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
 import type { TaskContext } from '../../jobs/types.js';
-import { JobFailure } from '../../jobs/types.js';
 import { dbnameArgument } from '../../pgtools/conninfo.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
-import { PgToolError, runPgTool } from '../../pgtools/run-tool.js';
+import { runPgTool } from '../../pgtools/run-tool.js';
 import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.js';
 import { isUuid } from '../ids.js';
+import { asJobFailure, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import type { TargetRow } from '../targets/queries.js';
 import { selectTarget } from '../targets/queries.js';
@@ -53,7 +53,7 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
   return async (task, { backupId }) => {
     const scope = { tenantId: task.job.tenantId };
     const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(markBackupRunning(backupId)));
-    if (!backup) throw new JobFailure('PGS_BACKUP_NOT_FOUND', `Backup '${backupId}' is no longer pending.`);
+    if (!backup) throw toJobFailure(TaskFailures.backupNotPending(backupId));
     try {
       // A retry after a crash: whatever the dead attempt had staged is garbage now (one attempt at a time).
       await deps.services.storage.discardStaged(backup.id);
@@ -72,34 +72,14 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
         tables: outcome.tables.length,
       };
     } catch (err) {
-      const failure = asJobFailure(err, task.signal);
+      const failure = asJobFailure(err, 'backup', task.signal);
+      if (!failure) throw err; // our bug: the worker records PGS_INTERNAL and logs it
       await inTenantScope(deps.pool, scope, (tx) =>
         tx.rows(markBackupFailed(backup.id, { code: failure.code, message: failure.message })),
       );
       throw task.signal.aborted ? err : failure;
     }
   };
-}
-
-function asJobFailure(err: unknown, signal: AbortSignal): JobFailure {
-  if (signal.aborted) return new JobFailure('PGS_CANCELLED', 'The backup was stopped before it finished.');
-  if (err instanceof JobFailure) return err;
-  if (isPgStewardError(err)) return new JobFailure(err.code, err.message);
-  if (err instanceof PgToolError) return new JobFailure('PGS_DUMP_FAILED', err.message);
-  if ((err as { code?: string }).code?.startsWith?.('PGS_ARTIFACT')) {
-    return new JobFailure('PGS_STORAGE_FAILED', (err as Error).message);
-  }
-  const e = err as { name?: string; code?: string; $metadata?: unknown; syscall?: string };
-  if (e.$metadata !== undefined || e.syscall !== undefined) {
-    return new JobFailure(
-      'PGS_STORAGE_FAILED',
-      `Writing the backup to storage failed (${e.name ?? e.code ?? 'error'}).`,
-    );
-  }
-  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
-    return new JobFailure('PGS_DUMP_FAILED', `The database ended the backup session (SQLSTATE ${e.code}).`);
-  }
-  throw err; // our bug: the worker records PGS_INTERNAL and logs it
 }
 
 async function runBackup(

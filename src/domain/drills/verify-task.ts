@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { inTenantScope } from '../../db/tenant-scope.js';
-import { isPgStewardError } from '../../errors.js';
+import { TaskFailures } from '../../errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
-import { JobFailure, type TaskContext } from '../../jobs/types.js';
+import type { TaskContext } from '../../jobs/types.js';
 import { type BackupRow, selectBackup } from '../backups/queries.js';
 import { isUuid } from '../ids.js';
+import { asJobFailure, toJobFailure } from '../job-failures.js';
 import { restoreInto } from '../restores/restore-into.js';
 import type { Services } from '../services.js';
 import { selectTarget, type TargetRow } from '../targets/queries.js';
@@ -66,17 +67,12 @@ function verifyJob(deps: { pool: pg.Pool; services: Services; drillServer?: Dril
   return async (task, { backupId }) => {
     const scope = { tenantId: task.job.tenantId };
     const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(selectBackup(backupId)));
-    if (!backup) throw new JobFailure('PGS_BACKUP_NOT_FOUND', `Backup '${backupId}' was not found.`);
-    if (backup.status !== 'available') {
-      throw new JobFailure(
-        'PGS_BACKUP_NOT_AVAILABLE',
-        `Backup '${backupId}' is ${backup.status}; it cannot be verified.`,
-      );
-    }
+    if (!backup) throw toJobFailure(TaskFailures.backupGone(backupId));
+    if (backup.status !== 'available') throw toJobFailure(TaskFailures.backupNotVerifiable(backupId, backup.status));
     const target = backup.target_id
       ? await inTenantScope(deps.pool, scope, (tx) => tx.one<TargetRow>(selectTarget(backup.target_id ?? '')))
       : undefined;
-    if (!target) throw new JobFailure('PGS_TARGET_NOT_FOUND', `The target of backup '${backupId}' no longer exists.`);
+    if (!target) throw toJobFailure(TaskFailures.backupTargetGone(backupId));
     try {
       const verification = await withDrillAccess(deps.services, deps.drillServer, target, (access, server) =>
         drill(deps.services, task, backup, access, server),
@@ -85,7 +81,8 @@ function verifyJob(deps: { pool: pg.Pool; services: Services; drillServer?: Dril
       return { backupId: backup.id, ...verification };
     } catch (err) {
       if (task.signal.aborted) throw err;
-      const failure = asJobFailure(err);
+      const failure = asJobFailure(err, 'drill');
+      if (!failure) throw err; // our bug: the worker records PGS_INTERNAL and logs it
       if (BACKUP_AT_FAULT.has(failure.code)) {
         const failed: Verification & { error: { code: string; message: string } } = {
           ...emptyVerification(task.job.id, deps.drillServer ? 'drill-server' : 'target'),
@@ -174,14 +171,4 @@ function emptyVerification(jobId: string, server: Verification['server']): Verif
     amcheck: { available: false, reason: 'the restore did not complete' },
     durationMs: 0,
   };
-}
-
-function asJobFailure(err: unknown): JobFailure {
-  if (err instanceof JobFailure) return err;
-  if (isPgStewardError(err)) return new JobFailure(err.code, err.message);
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-    return new JobFailure('PGS_DRILL_FAILED', `The drill's session ended with SQLSTATE ${code}.`);
-  }
-  throw err; // our bug: the worker records PGS_INTERNAL and logs it
 }

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { JobFailure } from '../../jobs/types.js';
+import { isPgStewardError, TaskFailures } from '../../errors.js';
 import type { BackupRow } from '../backups/queries.js';
 import type { ArtifactStorage } from '../backups/storage/artifact-storage.js';
 import { type PlainDumpGuard, type PlainDumpOutline, PlainDumpRefused } from './plain-guard.js';
@@ -40,22 +40,11 @@ class Inspect extends Transform {
   }
 }
 
-const corrupt = (what: string) =>
-  new JobFailure(
-    'PGS_ARTIFACT_CORRUPT',
-    `The backup's artifact does not match its record (${what}); nothing was restored.`,
-  );
+const corrupt = TaskFailures.artifactCorrupt;
 
 function asFetchFailure(err: unknown): unknown {
-  if (err instanceof PlainDumpRefused) {
-    return new JobFailure(
-      'PGS_DUMP_REFUSED',
-      `The plain dump was refused at line ${err.refusal.line}: ${err.refusal.kind}. Nothing was run.`,
-    );
-  }
-  if ((err as { code?: string }).code === 'PGS_ARTIFACT_NOT_FOUND') {
-    return new JobFailure('PGS_ARTIFACT_MISSING', "The backup's artifact is missing from storage.");
-  }
+  if (err instanceof PlainDumpRefused) return TaskFailures.dumpRefused(err.refusal.line, err.refusal.kind);
+  if (isPgStewardError(err) && err.code === 'PGS_ARTIFACT_NOT_FOUND') return TaskFailures.artifactMissing();
   return err;
 }
 
@@ -91,7 +80,7 @@ export async function fetchVerifiedArtifact(o: {
   const { storage, backup, dir, signal } = o;
   const key = backup.artifact_key;
   if (key === null || backup.sha256 === null || backup.size_bytes === null) {
-    throw new JobFailure('PGS_ARTIFACT_MISSING', 'The backup records no artifact.');
+    throw TaskFailures.artifactNotRecorded();
   }
   const expectedSize = Number(backup.size_bytes);
   if (backup.format === 'directory') {

@@ -1,12 +1,11 @@
 import type pg from 'pg';
-import { isPgStewardError } from '../../errors.js';
-import { JobFailure } from '../../jobs/types.js';
+import { TaskFailures } from '../../errors.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
-import { PgToolError } from '../../pgtools/run-tool.js';
 import { selectClientTool } from '../../pgtools/select-tool.js';
 import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { parseQualifiedName } from '../backups/options.js';
 import type { BackupRow } from '../backups/queries.js';
+import { asTaskFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { onDatabase, type TargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
 import { fetchVerifiedArtifact, fetchVerifiedGlobals } from './artifact-fetch.js';
@@ -113,19 +112,6 @@ export async function countTables(client: pg.ClientBase): Promise<{ schema: stri
   return counted;
 }
 
-/** Whatever went wrong, as the job's failure with a clear code. */
-export function asRestoreFailure(err: unknown, signal: AbortSignal): unknown {
-  if (signal.aborted) return new JobFailure('PGS_CANCELLED', 'The restore was stopped before it finished.');
-  if (err instanceof JobFailure) return err;
-  if (isPgStewardError(err)) return new JobFailure(err.code, err.message);
-  if (err instanceof PgToolError) return new JobFailure('PGS_RESTORE_FAILED', err.message.slice(0, 1000));
-  const e = err as { code?: unknown; message?: unknown };
-  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
-    return new JobFailure('PGS_RESTORE_FAILED', `The target refused the restore (SQLSTATE ${e.code}).`);
-  }
-  return err; // our bug: the worker records PGS_INTERNAL and logs it
-}
-
 /**
  * Restore a backup into a new database on a target, and prove what arrived:
  * 1. verify: fetch the artifact into a private directory, checking sha256 and size against the record
@@ -135,7 +121,7 @@ export function asRestoreFailure(err: unknown, signal: AbortSignal): unknown {
  *    whose major is at least both the server's and the dump's;
  * 4. count the rows of every restored table.
  * On any failure or cancel, the database (and any role it created) is dropped again and the error is a
- * JobFailure: PGS_ARTIFACT_CORRUPT, PGS_DUMP_REFUSED, PGS_DATABASE_EXISTS, PGS_ROLES_MISSING,
+ * TaskFailures entry (or an Errors one, e.g. from the connection): PGS_ARTIFACT_CORRUPT, PGS_DUMP_REFUSED, PGS_DATABASE_EXISTS, PGS_ROLES_MISSING,
  * PGS_RESTORE_FAILED (the tool's first error line) or PGS_CANCELLED.
  */
 export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoResult> {
@@ -148,7 +134,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
   };
   try {
     const problem = restoreDatabaseNameProblem(database);
-    if (problem) throw new JobFailure('PGS_VALIDATION', problem);
+    if (problem) throw TaskFailures.databaseNameInvalid(problem);
     report({});
     return await withPrivateToolDir((work) =>
       // Manage databases from a session on the target's own database, or on `postgres` if that is the one.
@@ -166,7 +152,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
           let globals: ReturnType<typeof parseGlobalRoles> = [];
           if (selection.includeGlobals) {
             const text = await fetchVerifiedGlobals(services.storage, backup);
-            if (text === null) throw new JobFailure('PGS_NO_GLOBALS', 'The backup was taken without its globals file.');
+            if (text === null) throw TaskFailures.noGlobals();
             globals = parseGlobalRoles(text);
           }
           let referenced: Set<string>;
@@ -192,7 +178,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
             });
           }
           if (await databaseExists(control, database)) {
-            throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' already exists on the target.`);
+            throw TaskFailures.databaseExists(database);
           }
           report({ phase: 'create' });
           const owner = req.runAs ? ` OWNER ${quoteIdent(req.runAs.role)}` : '';
@@ -205,10 +191,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
             const missing = await missingRoles(control, referenced);
             // Owners and grantees must exist unless the restore leaves them out (plain dumps cannot).
             if (missing.length > 0 && (plain || !selection.noOwner || !selection.noPrivileges)) {
-              throw new JobFailure(
-                'PGS_ROLES_MISSING',
-                `The dump refers to roles the target lacks: ${missing.join(', ')}. Restore with includeGlobals, or with noOwner and noPrivileges.`,
-              );
+              throw TaskFailures.rolesMissing(missing);
             }
             await withTargetTools(onDatabase(restorer, database), (credentials) =>
               artifact.plain
@@ -249,6 +232,6 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
       ),
     );
   } catch (err) {
-    throw asRestoreFailure(err, signal);
+    throw asTaskFailure(err, 'restore', signal);
   }
 }

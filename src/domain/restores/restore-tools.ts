@@ -4,8 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Errors } from '../../errors.js';
-import { JobFailure } from '../../jobs/types.js';
+import { Errors, TaskFailure, TaskFailures } from '../../errors.js';
 import { dbnameArgument } from '../../pgtools/conninfo.js';
 import type { PgInstallation } from '../../pgtools/installations.js';
 import { PgToolError, redactSecrets, runPgTool } from '../../pgtools/run-tool.js';
@@ -57,7 +56,7 @@ export function listWriter(dir: string): (entries: TocEntry[]) => Promise<string
 export function toolFailure(err: unknown, firstError: string | null): unknown {
   if (!(err instanceof PgToolError) || err.name !== 'PgToolError') return err;
   const line = redactSecrets(firstError ?? err.message.split('\n').find((l) => ERROR_LINE.test(l)) ?? err.message);
-  return new JobFailure('PGS_RESTORE_FAILED', `${err.tool} failed: ${line.slice(0, 1000)}`);
+  return TaskFailures.restoreFailed(`${err.tool} failed: ${line.slice(0, 1000)}`);
 }
 
 /**
@@ -208,12 +207,7 @@ export class RestrictedScript extends Transform {
     this.#offset += chunk.length;
     const out = Buffer.concat(kept);
     if (out.indexOf(UNRESTRICT) !== -1) {
-      done(
-        new JobFailure(
-          'PGS_DUMP_REFUSED',
-          "The plain dump was refused: it carries a \\unrestrict that is not pg_dump's own. Nothing more was run.",
-        ),
-      );
+      done(TaskFailures.foreignUnrestrict());
       return;
     }
     const keep = Math.min(out.length, UNRESTRICT.length - 1);
@@ -293,11 +287,11 @@ export async function runPsql(o: {
   });
   const script = new RestrictedScript(newRestrictKey(), o.outline.restrictLines);
   const feeding = pipeline(createReadStream(o.path), new Fed(report), script, run.stdin as Writable).catch((err) => {
-    if (err instanceof JobFailure) stop.abort(); // refused: psql must not run what it already has
+    if (err instanceof TaskFailure) stop.abort(); // refused: psql must not run what it already has
     throw err;
   });
   const [fed, exited] = await Promise.allSettled([feeding, run.done]);
-  if (fed.status === 'rejected' && fed.reason instanceof JobFailure) throw fed.reason;
+  if (fed.status === 'rejected' && fed.reason instanceof TaskFailure) throw fed.reason;
   if (exited.status === 'rejected') throw toolFailure(exited.reason, firstError);
   if (fed.status === 'rejected') throw fed.reason;
 }

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
+import { sqlStateOf } from '../../db/pg-errors.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
+import { TaskFailures } from '../../errors.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
-import { JobFailure, type TaskContext } from '../../jobs/types.js';
+import type { TaskContext } from '../../jobs/types.js';
 import { quoteIdent } from '../../sql/identifiers.js';
 import type { BackupRow } from '../backups/queries.js';
 import { selectBackup } from '../backups/queries.js';
 import { isUuid } from '../ids.js';
+import { asJobFailure, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { selectTarget, type TargetRow } from '../targets/queries.js';
 import { onDatabase, type TargetAccess, withTargetAccess, withTargetClient } from '../targets/session.js';
@@ -21,7 +24,7 @@ import {
   setPreviousDatabase,
   setWorkDatabase,
 } from './queries.js';
-import { asRestoreFailure, databaseExists, dropOwnDatabase, restoreInto } from './restore-into.js';
+import { databaseExists, dropOwnDatabase, restoreInto } from './restore-into.js';
 
 /** `<prefix><suffix>`, the prefix cut (on a character boundary) so the whole stays within 63 bytes. */
 export function derivedDatabaseName(database: string, suffix: string): string {
@@ -65,16 +68,16 @@ function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number
   return async (task, { restoreId }) => {
     const scope = { tenantId: task.job.tenantId };
     const restore = await inTenantScope(deps.pool, scope, (tx) => tx.one<RestoreRow>(markRestoreRunning(restoreId)));
-    if (!restore) throw new JobFailure('PGS_RESTORE_NOT_FOUND', `Restore '${restoreId}' is no longer pending.`);
+    if (!restore) throw toJobFailure(TaskFailures.restoreNotPending(restoreId));
     try {
       const [backup, target] = await inTenantScope(deps.pool, scope, async (tx) => [
         await tx.one<BackupRow>(selectBackup(restore.backup_id)),
         await tx.one<TargetRow>(selectTarget(restore.target_id ?? '00000000-0000-0000-0000-000000000000')),
       ]);
       if (backup?.status !== 'available') {
-        throw new JobFailure('PGS_BACKUP_NOT_AVAILABLE', `Backup '${restore.backup_id}' is no longer available.`);
+        throw TaskFailures.backupNoLongerAvailable(restore.backup_id);
       }
-      if (!target) throw new JobFailure('PGS_TARGET_NOT_FOUND', 'The target to restore onto was deleted.');
+      if (!target) throw TaskFailures.restoreTargetGone();
       const outcome = await withTargetAccess(deps.services, target as TargetRow, (access) =>
         runRestore(deps, task, restore, backup as BackupRow, access),
       );
@@ -90,12 +93,11 @@ function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number
         durationMs: outcome.durationMs,
       };
     } catch (err) {
-      const failure = asRestoreFailure(err, task.signal);
-      if (failure instanceof JobFailure) {
-        await inTenantScope(deps.pool, scope, (tx) =>
-          tx.rows(markRestoreFailed(restore.id, { code: failure.code, message: failure.message })),
-        );
-      }
+      const failure = asJobFailure(err, 'restore', task.signal);
+      if (!failure) throw err; // our bug: the worker records PGS_INTERNAL and logs it
+      await inTenantScope(deps.pool, scope, (tx) =>
+        tx.rows(markRestoreFailed(restore.id, { code: failure.code, message: failure.message })),
+      );
       throw task.signal.aborted ? err : failure;
     }
   };
@@ -124,7 +126,7 @@ async function runRestore(
   await withTargetClient(control, (client) => reconcileEarlierAttempt(client, restore, recordAside));
   const exists = await withTargetClient(control, (client) => databaseExists(client, database));
   if (exists && restore.mode === 'create') {
-    throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' already exists on the target.`);
+    throw TaskFailures.databaseExists(database);
   }
   const work = derivedDatabaseName(database, `_pgs_${randomBytes(4).toString('hex')}`);
   await inTenantScope(deps.pool, scope, (tx) => tx.rows(setWorkDatabase(restore.id, work)));
@@ -174,7 +176,7 @@ async function swapIntoPlace(
   const { work, database } = o;
   let aside: string | null = null;
   try {
-    if (o.signal.aborted) throw new JobFailure('PGS_CANCELLED', 'The restore was stopped before it finished.');
+    if (o.signal.aborted) throw TaskFailures.cancelled('restore');
     if (await databaseExists(client, database)) {
       const { rows } = await client.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
@@ -182,10 +184,7 @@ async function swapIntoPlace(
       );
       const connections = rows[0]?.n ?? 0;
       if (connections > 0 && !o.terminate) {
-        throw new JobFailure(
-          'PGS_DATABASE_IN_USE',
-          `Database '${database}' has ${connections} open connection${connections === 1 ? '' : 's'}; close them or restore with terminateConnections.`,
-        );
+        throw TaskFailures.databaseInUse(database, connections);
       }
       if (connections > 0) {
         await client.query(
@@ -209,11 +208,9 @@ async function swapIntoPlace(
       if (back) await o.recordAside(null).catch(() => {});
     }
     await dropOwnDatabase(client, work).catch(() => {});
-    const code = (err as { code?: unknown }).code;
-    if (code === '55006') {
-      throw new JobFailure('PGS_DATABASE_IN_USE', `Database '${database}' gained connections during the swap.`);
-    }
-    if (code === '42P04') throw new JobFailure('PGS_DATABASE_EXISTS', `Database '${database}' appeared meanwhile.`);
+    const sqlState = sqlStateOf(err);
+    if (sqlState === '55006') throw TaskFailures.databaseGainedConnections(database); // object_in_use
+    if (sqlState === '42P04') throw TaskFailures.databaseAppeared(database); // duplicate_database
     throw err;
   }
 }
@@ -238,9 +235,5 @@ async function reconcileEarlierAttempt(
     await recordAside(null);
     return;
   }
-  throw new JobFailure(
-    'PGS_RESTORE_INTERRUPTED',
-    `An earlier attempt swapped the restored database into '${restore.database}' before it was interrupted; ` +
-      `the original is kept as '${aside}'. Check the data, then drop '${aside}' or rename it back.`,
-  );
+  throw TaskFailures.restoreInterrupted(restore.database, aside);
 }
