@@ -21,8 +21,9 @@ import type { Services } from '../services.js';
 import type { TargetRow } from '../targets/queries.js';
 import { selectTarget } from '../targets/queries.js';
 import { withTargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
+import { countRows, serverVersion } from '../targets/tenant-server.js';
 import { backupPrefix } from './artifact-prefix.js';
-import { countRows, listDumpedTables, resolveSelection } from './catalog.js';
+import { listDumpedTables, resolveSelection } from './catalog.js';
 import { streamDumpToStorage } from './dump-stream.js';
 import { pgDumpArgs } from './pg-dump-args.js';
 import {
@@ -32,6 +33,7 @@ import {
   markBackupFailed,
   markBackupRunning,
 } from './queries.js';
+import { beginSnapshotTransaction, exportSnapshot, selectDatabaseSize, selectReadsAuthid } from './server-queries.js';
 import type { ArtifactStorage, StoredObject } from './storage/artifact-storage.js';
 
 const FILE_NAMES = { custom: 'dump.custom', plain: 'dump.sql', tar: 'dump.tar', directory: 'dump.dir' } as const;
@@ -93,7 +95,7 @@ async function runBackup(
   return withTargetAccess(services, target, (access) =>
     withTargetClient(access, async (control) => {
       await task.reportProgress({ phase: 'connect' });
-      const server = await describeServer(control);
+      const server = await serverVersion(control);
       const installations = await services.installations();
       const pgDump = await selectClientTool('pg_dump', server.major, installations);
       // pg_restore and pg_dumpall must read what this pg_dump writes: the same major or newer.
@@ -101,14 +103,10 @@ async function runBackup(
       const selection = await resolveSelection(control, options);
       const tables = await listDumpedTables(control, selection);
       // One snapshot for the dump and the row counts, held open by this session until both are done.
-      await control.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-      const snapshot = (await control.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]?.s ?? '';
-      const totalBytes = Number(
-        (await control.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]?.n ?? 0,
-      );
-      const readsAuthid =
-        (await control.query<{ ok: boolean }>("SELECT has_table_privilege('pg_authid', 'SELECT') AS ok")).rows[0]?.ok ??
-        false;
+      await control.query(beginSnapshotTransaction());
+      const snapshot = (await control.query<{ s: string }>(exportSnapshot())).rows[0]?.s ?? '';
+      const totalBytes = Number((await control.query<{ n: string }>(selectDatabaseSize())).rows[0]?.n ?? 0);
+      const readsAuthid = (await control.query<{ ok: boolean }>(selectReadsAuthid())).rows[0]?.ok ?? false;
       let currentTable: string | null = null;
       let bytesWritten = 0;
       const progress = (phase: string) =>
@@ -186,17 +184,6 @@ async function runBackup(
       });
     }),
   );
-}
-
-async function describeServer(client: pg.ClientBase): Promise<{ major: number; version: string }> {
-  const { rows } = await client.query<{ num: string; version: string }>(
-    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
-  );
-  const num = Number(rows[0]?.num ?? 0);
-  return {
-    major: num >= 100000 ? Math.floor(num / 10000) : Math.floor(num / 100) / 100,
-    version: rows[0]?.version ?? '',
-  };
 }
 
 /**

@@ -1,11 +1,12 @@
 import type pg from 'pg';
+import { sqlStateOf } from '../../db/pg-errors.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
-import { quoteIdent } from '../../sql/identifiers.js';
 import type { Services } from '../services.js';
 import { selectTarget, type TargetRow } from '../targets/queries.js';
+import { countConnections, dropDatabase } from '../targets/server-queries.js';
 import { onDatabase, withTargetAccess, withTargetClient } from '../targets/session.js';
+import { databaseExists } from '../targets/tenant-server.js';
 import { markPreviousDropped, type RestoreRow, selectExpiredPrevious } from './queries.js';
-import { databaseExists } from './restore-into.js';
 
 export interface ExpiryLog {
   info(obj: object | string, msg?: string): void;
@@ -40,17 +41,14 @@ export async function dropPreviousDatabase(
       access.endpoint.database === previous ? onDatabase(access, 'postgres') : access,
       async (client): Promise<{ outcome: 'dropped' | 'gone' } | { outcome: 'in-use'; connections: number }> => {
         if (!(await databaseExists(client, previous))) return { outcome: 'gone' };
-        const { rows } = await client.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE datname = $1',
-          [previous],
-        );
+        const { rows } = await client.query<{ n: number }>(countConnections(previous));
         const connections = rows[0]?.n ?? 0;
         if (connections > 0) return { outcome: 'in-use', connections };
         try {
-          await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(previous)}`);
+          await client.query(dropDatabase(previous));
         } catch (err) {
-          // 55006: someone connected between the count and the drop.
-          if ((err as { code?: unknown }).code === '55006') return { outcome: 'in-use', connections: 1 };
+          // 55006 (object_in_use): someone connected between the count and the drop.
+          if (sqlStateOf(err) === '55006') return { outcome: 'in-use', connections: 1 };
           throw err;
         }
         return { outcome: 'dropped' };

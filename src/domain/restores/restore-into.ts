@@ -2,17 +2,18 @@ import type pg from 'pg';
 import { TaskFailures } from '../../errors.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
 import { selectClientTool } from '../../pgtools/select-tool.js';
-import { quoteIdent, quoteQualified } from '../../sql/identifiers.js';
 import { parseQualifiedName } from '../backups/options.js';
 import type { BackupRow } from '../backups/queries.js';
 import { asTaskFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { onDatabase, type TargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
+import { countRows, databaseExists, dropOwnDatabase, listUserTables, serverVersion } from '../targets/tenant-server.js';
 import { fetchVerifiedArtifact, fetchVerifiedGlobals } from './artifact-fetch.js';
 import { restoreDatabaseNameProblem } from './options.js';
 import { PlainDumpGuard } from './plain-guard.js';
 import { listArchive, listWriter, runPgRestore, runPsql, selectRestrictingPsql } from './restore-tools.js';
 import { createMissingRoles, dropCreatedRoles, missingRoles, parseGlobalRoles, rolesInArchive } from './roles.js';
+import { createDatabase, revokeDatabaseFromPublic } from './server-queries.js';
 import { parseToc, selectEntries } from './toc.js';
 
 export interface RestoreSelection {
@@ -59,22 +60,6 @@ export interface RestoreIntoResult {
   durationMs: number;
 }
 
-const USER_TABLES = `
-  SELECT n.nspname AS schema, c.relname AS name
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p')
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-     AND n.nspname !~ '^pg_(toast|temp_)'
-     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-
-async function serverMajor(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
-  return Math.floor(Number(rows[0]?.num ?? 0) / 10000);
-}
-
 /** "15.18 (Debian 15.18-0+deb12u1)" -> 15; "9.6.24" -> 9. */
 export function majorOf(version: string | null): number {
   const m = /^(\d+)(?:\.(\d+))?/.exec(version ?? '');
@@ -82,35 +67,8 @@ export function majorOf(version: string | null): number {
   return Number(m[1]);
 }
 
-export async function databaseExists(client: pg.ClientBase, database: string): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1', [database]);
-  return rows.length > 0;
-}
-
-/** Drop a database this restore created, even while a killed tool's connections linger. */
-export async function dropOwnDatabase(client: pg.ClientBase, database: string): Promise<void> {
-  const major = await serverMajor(client);
-  if (major >= 13) {
-    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
-    return;
-  }
-  await client.query(
-    'SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = $1',
-    [database],
-  );
-  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
-}
-
 /** Exact row counts of every user table in the restored database. */
-export async function countTables(client: pg.ClientBase): Promise<{ schema: string; name: string; rows: number }[]> {
-  const { rows: tables } = await client.query<{ schema: string; name: string }>(USER_TABLES);
-  const counted: { schema: string; name: string; rows: number }[] = [];
-  for (const t of tables) {
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(t.schema, t.name)}`);
-    counted.push({ schema: t.schema, name: t.name, rows: Number(rows[0]?.n ?? 0) });
-  }
-  return counted;
-}
+const countTables = async (client: pg.ClientBase) => countRows(client, await listUserTables(client));
 
 /**
  * Restore a backup into a new database on a target, and prove what arrived:
@@ -142,7 +100,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
         access.endpoint.database === database ? onDatabase(access, 'postgres') : access,
         async (control) => {
           const plain = backup.format === 'plain';
-          const needed = Math.max(await serverMajor(control), majorOf(backup.tool_version));
+          const needed = Math.max((await serverVersion(control)).major, majorOf(backup.tool_version));
           const installations = await services.installations();
           const tool = plain
             ? await selectRestrictingPsql(needed, installations)
@@ -181,12 +139,11 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
             throw TaskFailures.databaseExists(database);
           }
           report({ phase: 'create' });
-          const owner = req.runAs ? ` OWNER ${quoteIdent(req.runAs.role)}` : '';
-          await control.query(`CREATE DATABASE ${quoteIdent(database)}${owner}`);
+          await control.query(createDatabase(database, req.runAs?.role));
           const restorer = req.runAs?.access ?? access;
           const created: string[] = [];
           try {
-            if (req.runAs) await control.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
+            if (req.runAs) await control.query(revokeDatabaseFromPublic(database));
             const made = await createMissingRoles(control, globals, created);
             const missing = await missingRoles(control, referenced);
             // Owners and grantees must exist unless the restore leaves them out (plain dumps cannot).

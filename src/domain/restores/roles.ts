@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { PgToolError, runPgTool } from '../../pgtools/run-tool.js';
 import type { SelectedTool } from '../../pgtools/select-tool.js';
-import { quoteIdent } from '../../sql/identifiers.js';
 import { rolesInSqlLine, unquoteRoleName } from './role-names.js';
+import { createRole, dropRole, selectExistingRoles } from './server-queries.js';
 import type { TocEntry } from './toc.js';
 
 export interface RolesOutcome {
@@ -78,10 +78,7 @@ export function parseGlobalRoles(sql: string): GlobalRole[] {
 export async function missingRoles(client: pg.ClientBase, names: Iterable<string>): Promise<string[]> {
   const wanted = [...new Set(names)].filter((n) => n !== '');
   if (wanted.length === 0) return [];
-  const { rows } = await client.query<{ rolname: string }>(
-    'SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[])',
-    [wanted],
-  );
+  const { rows } = await client.query<{ rolname: string }>(selectExistingRoles(wanted));
   const found = new Set(rows.map((r) => r.rolname));
   return wanted.filter((n) => !found.has(n)).sort();
 }
@@ -105,8 +102,7 @@ export async function createMissingRoles(
   const skipped: string[] = [];
   for (const role of roles) {
     if (!missing.has(role.name)) continue;
-    const attributes = role.attributes.length > 0 ? ` WITH ${role.attributes.join(' ')}` : '';
-    await client.query(`CREATE ROLE ${quoteIdent(role.name)}${attributes}`);
+    await client.query(createRole(role.name, role.attributes));
     created.push(role.name);
     skipped.push(...role.skipped);
   }
@@ -115,7 +111,7 @@ export async function createMissingRoles(
 
 /** Drop roles this restore created, best effort (after a failed restore). */
 export async function dropCreatedRoles(client: pg.ClientBase, names: string[]): Promise<void> {
-  for (const name of names) await client.query(`DROP ROLE IF EXISTS ${quoteIdent(name)}`).catch(() => {});
+  for (const name of names) await client.query(dropRole(name)).catch(() => {});
 }
 
 /**

@@ -6,14 +6,15 @@ import { inTenantScope } from '../../db/tenant-scope.js';
 import { TaskFailures } from '../../errors.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
 import type { TaskContext } from '../../jobs/types.js';
-import { quoteIdent } from '../../sql/identifiers.js';
 import type { BackupRow } from '../backups/queries.js';
 import { selectBackup } from '../backups/queries.js';
 import { isUuid } from '../ids.js';
 import { asJobFailure, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { selectTarget, type TargetRow } from '../targets/queries.js';
+import { countConnections, terminateConnections } from '../targets/server-queries.js';
 import { onDatabase, type TargetAccess, withTargetAccess, withTargetClient } from '../targets/session.js';
+import { databaseExists, dropOwnDatabase } from '../targets/tenant-server.js';
 import {
   markRestoreFailed,
   markRestoreRunning,
@@ -24,7 +25,8 @@ import {
   setPreviousDatabase,
   setWorkDatabase,
 } from './queries.js';
-import { databaseExists, dropOwnDatabase, restoreInto } from './restore-into.js';
+import { restoreInto } from './restore-into.js';
+import { renameDatabase } from './server-queries.js';
 
 /** `<prefix><suffix>`, the prefix cut (on a character boundary) so the whole stays within 63 bytes. */
 export function derivedDatabaseName(database: string, suffix: string): string {
@@ -178,30 +180,24 @@ async function swapIntoPlace(
   try {
     if (o.signal.aborted) throw TaskFailures.cancelled('restore');
     if (await databaseExists(client, database)) {
-      const { rows } = await client.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-        [database],
-      );
+      const { rows } = await client.query<{ n: number }>(countConnections(database, true));
       const connections = rows[0]?.n ?? 0;
       if (connections > 0 && !o.terminate) {
         throw TaskFailures.databaseInUse(database, connections);
       }
       if (connections > 0) {
-        await client.query(
-          'SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-          [database],
-        );
+        await client.query(terminateConnections(database, true));
       }
       const name = derivedDatabaseName(database, `_pgs_old_${stamp(new Date())}`);
       await o.recordAside(name);
-      await client.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(name)}`);
+      await client.query(renameDatabase(database, name));
       aside = name;
     }
-    await client.query(`ALTER DATABASE ${quoteIdent(work)} RENAME TO ${quoteIdent(database)}`);
+    await client.query(renameDatabase(work, database));
     return aside;
   } catch (err) {
     if (aside !== null) {
-      const back = await client.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(database)}`).then(
+      const back = await client.query(renameDatabase(aside, database)).then(
         () => true,
         () => false,
       );
@@ -231,7 +227,7 @@ async function reconcileEarlierAttempt(
   const aside = restore.previous_database;
   if (aside === null || !(await databaseExists(client, aside))) return;
   if (!(await databaseExists(client, restore.database))) {
-    await client.query(`ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${quoteIdent(restore.database)}`);
+    await client.query(renameDatabase(aside, restore.database));
     await recordAside(null);
     return;
   }

@@ -8,6 +8,7 @@ import { type JobView, toJobView } from '../jobs/view.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { onDatabase, withTargetAccess, withTargetClient } from '../targets/session.js';
+import { databaseExists } from '../targets/tenant-server.js';
 import { dropPreviousDatabase } from './expire-previous.js';
 import { normaliseRestoreOptions, type RestoreMode, type RestoreOptions, type RestoreOptionsInput } from './options.js';
 import {
@@ -21,7 +22,6 @@ import {
   selectRestoresByIds,
   setRestoreJob,
 } from './queries.js';
-import { databaseExists } from './restore-into.js';
 import { restoreTask } from './run-restore.js';
 
 export interface Restore {

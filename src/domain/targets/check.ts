@@ -1,6 +1,7 @@
 import { isPgStewardError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { requireScopes } from '../context.js';
+import { selectSessionFacts } from './server-queries.js';
 import { loadTargetRow } from './service.js';
 import { withTargetAccess, withTargetClient } from './session.js';
 
@@ -24,10 +25,7 @@ export async function checkTarget(ctx: Ctx, id: string): Promise<TargetCheck> {
     return await withTargetAccess(ctx.services, target, (access) =>
       withTargetClient(access, async (client) => {
         const latencyMs = Math.round(performance.now() - started);
-        const { rows } = await client.query<{ version: string; ssl: boolean | null }>(
-          `SELECT current_setting('server_version') AS version,
-                  (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl`,
-        );
+        const { rows } = await client.query<{ version: string; ssl: boolean | null }>(selectSessionFacts());
         return { ok: true, serverVersion: rows[0]?.version ?? null, latencyMs, ssl: rows[0]?.ssl ?? null };
       }),
     );
