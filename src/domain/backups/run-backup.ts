@@ -18,8 +18,7 @@ import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.j
 import { isUuid } from '../ids.js';
 import { asJobFailure, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
-import type { TargetRow } from '../targets/queries.js';
-import { selectTarget } from '../targets/queries.js';
+import { findTargetRow, type TargetRow } from '../targets/service.js';
 import { withTargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
 import { countRows, serverVersion } from '../targets/tenant-server.js';
 import { backupPrefix } from './artifact-prefix.js';
@@ -59,9 +58,7 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
     try {
       // A retry after a crash: whatever the dead attempt had staged is garbage now (one attempt at a time).
       await deps.services.storage.discardStaged(backup.id);
-      const target = await inTenantScope(deps.pool, scope, (tx) =>
-        tx.one<TargetRow>(selectTarget(backup.target_id ?? '')),
-      );
+      const target = await inTenantScope(deps.pool, scope, (tx) => findTargetRow(tx, backup.target_id ?? ''));
       if (!target) throw Errors.targetNotFound(backup.target_id ?? '');
       const outcome = await runBackup(deps.services, task, backup, target);
       await inTenantScope(deps.pool, scope, (tx) => tx.rows(markBackupAvailable(backup.id, outcome)));

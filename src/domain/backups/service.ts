@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { inTenantScope } from '../../db/tenant-scope.js';
+import { inTenantScope, type Tx } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { enqueueTask } from '../../jobs/task.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
@@ -26,6 +26,8 @@ import {
   setBackupJob,
 } from './queries.js';
 import { backupTask } from './run-backup.js';
+
+export type { BackupRow };
 
 const START_BACKUP_OPERATION = 'startBackup';
 
@@ -143,7 +145,12 @@ async function findIdempotentJob(ctx: Ctx, key: string, hash: string): Promise<J
   return getStartedJob(ctx, row.job_id);
 }
 
-async function loadBackupRow(ctx: Ctx, id: string): Promise<BackupRow> {
+/** For work inside the caller's tenant transaction (jobs, the drill scheduler): the backup or undefined. */
+export const findBackupRow = (tx: Tx, id: string): Promise<BackupRow | undefined> =>
+  tx.one<BackupRow>(selectBackup(id));
+
+/** The row itself, for services that act on a backup (restores, drills). No scope check: callers do it. */
+export async function loadBackupRow(ctx: Ctx, id: string): Promise<BackupRow> {
   if (!isUuid(id)) throw Errors.backupNotFound(id);
   const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(selectBackup(id)));
   if (!row) throw Errors.backupNotFound(id);

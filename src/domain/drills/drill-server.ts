@@ -1,6 +1,6 @@
 import type { SslMode } from '../../pgtools/conninfo.js';
 import type { Services } from '../services.js';
-import type { TargetRow } from '../targets/queries.js';
+import type { TargetRow } from '../targets/service.js';
 import { type TargetAccess, withTargetAccess } from '../targets/session.js';
 
 /**

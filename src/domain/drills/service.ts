@@ -3,7 +3,7 @@ import { Errors } from '../../errors.js';
 import { enqueueTask } from '../../jobs/task.js';
 import type { Job } from '../../jobs/types.js';
 import { nextTick, parseSchedule } from '../../schedules/cron.js';
-import { type BackupRow, selectBackup } from '../backups/queries.js';
+import { type BackupRow, findBackupRow } from '../backups/service.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
 import { type JobView, toJobView } from '../jobs/view.js';
@@ -71,7 +71,7 @@ export async function verifyBackup(ctx: Ctx, backupId: string): Promise<JobView>
   requireScopes(ctx, 'backups:write');
   if (!isUuid(backupId)) throw Errors.backupNotFound(backupId);
   return inTenantScope(ctx.pool, ownTenant(ctx), async (tx) => {
-    const backup = await tx.one<BackupRow>(selectBackup(backupId));
+    const backup = await findBackupRow(tx, backupId);
     if (!backup) throw Errors.backupNotFound(backupId);
     if (backup.status !== 'available') throw Errors.backupNotRestorable(backupId, backup.status);
     return toJobView(await enqueueVerification(tx, backup, { by: 'api' }));

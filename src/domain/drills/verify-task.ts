@@ -5,12 +5,12 @@ import { TaskFailures } from '../../errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
 import type { TaskContext } from '../../jobs/types.js';
-import { type BackupRow, selectBackup } from '../backups/queries.js';
+import { type BackupRow, findBackupRow } from '../backups/service.js';
 import { isUuid } from '../ids.js';
 import { asJobFailure, toJobFailure } from '../job-failures.js';
 import { restoreInto } from '../restores/restore-into.js';
 import type { Services } from '../services.js';
-import { selectTarget, type TargetRow } from '../targets/queries.js';
+import { findTargetRow } from '../targets/service.js';
 import { onDatabase, type TargetAccess, withTargetClient } from '../targets/session.js';
 import { asDrillRole, createDrillRole, type DrillRole } from './drill-role.js';
 import { type DrillServer, withDrillAccess } from './drill-server.js';
@@ -66,11 +66,11 @@ export const verifyTask = defineTask({
 function verifyJob(deps: { pool: pg.Pool; services: Services; drillServer?: DrillServer }): TaskRun<VerifyPayload> {
   return async (task, { backupId }) => {
     const scope = { tenantId: task.job.tenantId };
-    const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(selectBackup(backupId)));
+    const backup = await inTenantScope(deps.pool, scope, (tx) => findBackupRow(tx, backupId));
     if (!backup) throw toJobFailure(TaskFailures.backupGone(backupId));
     if (backup.status !== 'available') throw toJobFailure(TaskFailures.backupNotVerifiable(backupId, backup.status));
     const target = backup.target_id
-      ? await inTenantScope(deps.pool, scope, (tx) => tx.one<TargetRow>(selectTarget(backup.target_id ?? '')))
+      ? await inTenantScope(deps.pool, scope, (tx) => findTargetRow(tx, backup.target_id ?? ''))
       : undefined;
     if (!target) throw toJobFailure(TaskFailures.backupTargetGone(backupId));
     try {

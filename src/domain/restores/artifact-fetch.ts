@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isPgStewardError, TaskFailures } from '../../errors.js';
-import type { BackupRow } from '../backups/queries.js';
+import type { BackupRow } from '../backups/service.js';
 import type { ArtifactStorage } from '../backups/storage/artifact-storage.js';
 import { type PlainDumpGuard, type PlainDumpOutline, PlainDumpRefused } from './plain-guard.js';
 

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { sqlStateOf } from '../../db/pg-errors.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import type { Services } from '../services.js';
-import { selectTarget, type TargetRow } from '../targets/queries.js';
 import { countConnections, dropDatabase } from '../targets/server-queries.js';
+import { findTargetRow } from '../targets/service.js';
 import { onDatabase, withTargetAccess, withTargetClient } from '../targets/session.js';
 import { databaseExists } from '../targets/tenant-server.js';
 import { markPreviousDropped, type RestoreRow, selectExpiredPrevious } from './queries.js';
@@ -33,7 +33,7 @@ export async function dropPreviousDatabase(
   if (previous === null) throw new Error(`restore ${restore.id} kept no database`);
   const scope = { tenantId: restore.tenant_id };
   const target = restore.target_id
-    ? await inTenantScope(deps.pool, scope, (tx) => tx.one<TargetRow>(selectTarget(restore.target_id as string)))
+    ? await inTenantScope(deps.pool, scope, (tx) => findTargetRow(tx, restore.target_id as string))
     : undefined;
   if (!target) return { outcome: 'no-target' };
   const result = await withTargetAccess(deps.services, target, (access) =>

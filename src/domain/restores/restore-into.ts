@@ -3,7 +3,7 @@ import { TaskFailures } from '../../errors.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
 import { selectClientTool } from '../../pgtools/select-tool.js';
 import { parseQualifiedName } from '../backups/options.js';
-import type { BackupRow } from '../backups/queries.js';
+import type { BackupRow } from '../backups/service.js';
 import { asTaskFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { onDatabase, type TargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';

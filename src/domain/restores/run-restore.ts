@@ -6,13 +6,12 @@ import { inTenantScope } from '../../db/tenant-scope.js';
 import { TaskFailures } from '../../errors.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
 import type { TaskContext } from '../../jobs/types.js';
-import type { BackupRow } from '../backups/queries.js';
-import { selectBackup } from '../backups/queries.js';
+import { type BackupRow, findBackupRow } from '../backups/service.js';
 import { isUuid } from '../ids.js';
 import { asJobFailure, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
-import { selectTarget, type TargetRow } from '../targets/queries.js';
 import { countConnections, terminateConnections } from '../targets/server-queries.js';
+import { findTargetRow, type TargetRow } from '../targets/service.js';
 import { onDatabase, type TargetAccess, withTargetAccess, withTargetClient } from '../targets/session.js';
 import { databaseExists, dropOwnDatabase } from '../targets/tenant-server.js';
 import {
@@ -73,8 +72,8 @@ function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number
     if (!restore) throw toJobFailure(TaskFailures.restoreNotPending(restoreId));
     try {
       const [backup, target] = await inTenantScope(deps.pool, scope, async (tx) => [
-        await tx.one<BackupRow>(selectBackup(restore.backup_id)),
-        await tx.one<TargetRow>(selectTarget(restore.target_id ?? '00000000-0000-0000-0000-000000000000')),
+        await findBackupRow(tx, restore.backup_id),
+        await findTargetRow(tx, restore.target_id ?? '00000000-0000-0000-0000-000000000000'),
       ]);
       if (backup?.status !== 'available') {
         throw TaskFailures.backupNoLongerAvailable(restore.backup_id);

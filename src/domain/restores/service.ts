@@ -1,7 +1,7 @@
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors, isPgStewardError } from '../../errors.js';
 import { enqueueTask } from '../../jobs/task.js';
-import { type BackupRow, selectBackup } from '../backups/queries.js';
+import { loadBackupRow } from '../backups/service.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
 import { type JobView, toJobView } from '../jobs/view.js';
@@ -62,13 +62,6 @@ export const toRestore = (r: RestoreRow): Restore => ({
   completedAt: r.completed_at?.toISOString() ?? null,
 });
 
-async function loadBackup(ctx: Ctx, id: string): Promise<BackupRow> {
-  if (!isUuid(id)) throw Errors.backupNotFound(id);
-  const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(selectBackup(id)));
-  if (!row) throw Errors.backupNotFound(id);
-  return row;
-}
-
 /**
  * Start restoring a backup into a database of one of the tenant's targets (the backup's own by
  * default). Everything that can be refused is refused here, before a job exists: an unavailable backup
@@ -79,7 +72,7 @@ async function loadBackup(ctx: Ctx, id: string): Promise<BackupRow> {
 export async function startRestore(ctx: Ctx, backupId: string, input: RestoreOptionsInput): Promise<JobView> {
   requireScopes(ctx, 'restores:write');
   const scope = ownTenant(ctx);
-  const backup = await loadBackup(ctx, backupId);
+  const backup = await loadBackupRow(ctx, backupId);
   const targetId = input.targetId ?? backup.target_id;
   if (targetId === null) throw Errors.validation("targetId is required: the backup's own target was deleted");
   const target = await loadTargetRow(ctx, targetId);

@@ -1,5 +1,5 @@
 import { translatePgError } from '../../db/pg-errors.js';
-import { inTenantScope } from '../../db/tenant-scope.js';
+import { inTenantScope, type Tx } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { assertUsableDatabaseName, SSL_MODES, type SslMode } from '../../pgtools/conninfo.js';
 import { parseSecretRef } from '../../secrets/secret-ref.js';
@@ -18,6 +18,8 @@ import {
   type TargetRow,
   updateTarget as updateTargetSql,
 } from './queries.js';
+
+export type { TargetRow };
 
 export interface Target {
   id: string;
@@ -107,6 +109,10 @@ export async function getTarget(ctx: Ctx, id: string): Promise<Target> {
   requireScopes(ctx, 'targets:read');
   return toTarget(await loadTargetRow(ctx, id));
 }
+
+/** For work inside the caller's tenant transaction (jobs): the target or undefined. */
+export const findTargetRow = (tx: Tx, id: string): Promise<TargetRow | undefined> =>
+  tx.one<TargetRow>(selectTarget(id));
 
 /** The row itself, for services that act on a target (backups, checks). No scope check: callers do it. */
 export async function loadTargetRow(ctx: Ctx, id: string): Promise<TargetRow> {
