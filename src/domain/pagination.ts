@@ -1,4 +1,5 @@
 import { Errors } from '../errors.js';
+import { isUuid } from './ids.js';
 
 export interface Page<T> {
   items: T[];
@@ -13,12 +14,58 @@ export interface PageRequest {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
+/** How one list is ordered: the position a row's cursor carries, and such a position read back. */
+export interface Keyset<R, P> {
+  positionOf(row: R): string;
+  /** The position as the list's query takes it, or undefined when this list never wrote it. */
+  parse(position: string): P | undefined;
+}
+
+/**
+ * One page of a keyset-paginated list. Checks the page size (PGS_VALIDATION) and the cursor
+ * (PGS_INVALID_CURSOR), fetches limit+1 rows after the cursor's position (the extra row only tells
+ * whether another page exists), and answers the list envelope with the next page's cursor.
+ */
+export async function listPage<R, T, P>(
+  req: PageRequest,
+  keyset: Keyset<R, P>,
+  fetch: (after: P | undefined, limit: number) => Promise<R[]>,
+  map: (row: R) => T,
+): Promise<Page<T>> {
+  const limit = pageSize(req);
+  const position = decodeCursor(req.cursor);
+  const after = position === undefined ? undefined : keyset.parse(position);
+  if (position !== undefined && after === undefined) throw Errors.invalidCursor();
+  const rows = await fetch(after, limit);
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(map),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyset.positionOf(last)) : null,
+  };
+}
+
+/** Rows ordered by (created_at, id), as targets, backups and restores are: a millisecond time and a UUID. */
+export interface CreatedPosition {
+  createdAt: string;
+  id: string;
+}
+
+export const byCreatedAtAndId: Keyset<{ created_at: Date; id: string }, CreatedPosition> = {
+  positionOf: (r) => `${r.created_at.toISOString()}|${r.id}`,
+  parse: (position) => {
+    const [createdAt, id, ...rest] = position.split('|');
+    if (rest.length > 0 || !createdAt || !id || !isUuid(id) || Number.isNaN(Date.parse(createdAt))) return undefined;
+    return { createdAt, id };
+  },
+};
+
 /** Cursors are opaque to callers: base64url JSON of the keyset position. */
-export function encodeCursor(position: string): string {
+function encodeCursor(position: string): string {
   return Buffer.from(JSON.stringify({ v: 1, p: position })).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): string | undefined {
+function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v?: unknown; p?: unknown };
@@ -29,20 +76,10 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
   throw Errors.invalidCursor();
 }
 
-export function pageSize(req: PageRequest): number {
+function pageSize(req: PageRequest): number {
   const n = req.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE) {
     throw Errors.validation(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
   return n;
-}
-
-/** Fetch limit+1 rows; the extra one only tells whether another page exists. */
-export function toPage<R, T>(rows: R[], limit: number, map: (r: R) => T, position: (r: R) => string): Page<T> {
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return {
-    items: items.map(map),
-    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null,
-  };
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { type Ctx, isAdmin, ownTenant, requireScopes } from '../context.js';
-import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { type Keyset, listPage, type Page, type PageRequest } from '../pagination.js';
 import { type AuditRecord, type AuditRow, insertAuditEvent, selectAuditPage } from './queries.js';
 
 export type { AuditRecord };
@@ -18,6 +18,12 @@ export interface AuditEvent {
   requestId: string | null;
   at: string;
 }
+
+/** Newest first by the identity column, a bigint. */
+const BY_ID: Keyset<AuditRow, string> = {
+  positionOf: (r) => r.id,
+  parse: (position) => (/^\d{1,19}$/.test(position) ? position : undefined),
+};
 
 /** Record one event. Written with the event's own tenant scope, so RLS checks it like any row. */
 export async function recordAuditEvent(pool: pg.Pool, event: AuditRecord): Promise<void> {
@@ -35,15 +41,11 @@ export async function listAuditEvents(ctx: Ctx, query: PageRequest & { tenantId?
     throw Errors.tenantNotFound(query.tenantId);
   }
   const scope = isAdmin(ctx) ? { allTenants: true as const } : ownTenant(ctx);
-  const limit = pageSize(query);
-  const before = decodeCursor(query.cursor);
-  if (before !== undefined && !/^\d{1,19}$/.test(before)) throw Errors.invalidCursor();
-  const rows = await inTenantScope(ctx.pool, scope, (tx) =>
-    tx.rows<AuditRow>(selectAuditPage(query.tenantId, before, limit)),
-  );
-  return toPage(
-    rows,
-    limit,
+  return listPage(
+    query,
+    BY_ID,
+    (before, limit) =>
+      inTenantScope(ctx.pool, scope, (tx) => tx.rows<AuditRow>(selectAuditPage(query.tenantId, before, limit))),
     (r) => ({
       id: r.id,
       tenantId: r.tenant_id,
@@ -55,6 +57,5 @@ export async function listAuditEvents(ctx: Ctx, query: PageRequest & { tenantId?
       requestId: r.request_id,
       at: r.at.toISOString(),
     }),
-    (r) => r.id,
   );
 }

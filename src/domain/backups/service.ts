@@ -7,7 +7,7 @@ import type { StoredVerification } from '../drills/verification.js';
 import { isUuid } from '../ids.js';
 import { getStartedJob } from '../jobs/service.js';
 import { type JobView, toJobView } from '../jobs/view.js';
-import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { byCreatedAtAndId, listPage, type Page, type PageRequest } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { withTargetAccess, withTargetClient } from '../targets/session.js';
 import { backupPrefix } from './artifact-prefix.js';
@@ -177,18 +177,14 @@ export async function listBackups(
 ): Promise<Page<Backup>> {
   requireScopes(ctx, 'backups:read');
   if (q.targetId !== undefined && !isUuid(q.targetId)) throw Errors.validation('targetId must be a UUID');
-  const limit = pageSize(q);
-  const raw = decodeCursor(q.cursor);
-  let before: { createdAt: string; id: string } | undefined;
-  if (raw !== undefined) {
-    const [createdAt, id] = raw.split('|');
-    if (!createdAt || !id || !isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw Errors.invalidCursor();
-    before = { createdAt, id };
-  }
-  const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
-    tx.rows<BackupRow>(selectBackupPage({ targetId: q.targetId, status: q.status }, before, limit)),
+  const filter = { targetId: q.targetId, status: q.status };
+  return listPage(
+    q,
+    byCreatedAtAndId,
+    (before, limit) =>
+      inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<BackupRow>(selectBackupPage(filter, before, limit))),
+    toBackup,
   );
-  return toPage(rows, limit, toBackup, (r) => `${r.created_at.toISOString()}|${r.id}`);
 }
 
 /** Delete the artifact first, then mark the record: a record never claims an artifact that is gone. */

@@ -5,7 +5,7 @@ import { requestCancel } from '../../jobs/queue.js';
 import { isJobStatus, type JobStatus } from '../../jobs/types.js';
 import { type Ctx, readScope, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
-import { decodeCursor, type Page, pageSize, toPage } from '../pagination.js';
+import { type Keyset, listPage, type Page } from '../pagination.js';
 import { type JobPosition, selectJob, selectJobPage, selectJobsByIds } from './queries.js';
 import { type JobView, toJobView } from './view.js';
 
@@ -14,6 +14,18 @@ export type { JobStatus, JobView };
 const toView = (row: JobRow): JobView => toJobView(toJob(row));
 
 const CREATED_KEY_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+type PagedJobRow = JobRow & { created_key: string };
+
+/** (created_at, id) at the microsecond precision of created_key, which a JS Date would truncate. */
+const BY_CREATED_KEY: Keyset<PagedJobRow, JobPosition> = {
+  positionOf: (r) => `${r.created_key}|${r.id}`,
+  parse: (position) => {
+    const [createdAt, id, ...rest] = position.split('|');
+    if (rest.length > 0 || !createdAt || !id || !CREATED_KEY_PATTERN.test(createdAt) || !isUuid(id)) return undefined;
+    return { createdAt, id };
+  },
+};
 
 export interface JobQuery {
   status?: JobStatus | undefined;
@@ -45,14 +57,14 @@ export async function listJobs(ctx: Ctx, q: JobQuery): Promise<Page<JobView>> {
   if (q.kind !== undefined && (q.kind.length === 0 || q.kind.length > 100)) {
     throw Errors.validation('kind must be 1 to 100 characters');
   }
-  const limit = pageSize(q);
-  const after = parsePosition(decodeCursor(q.cursor));
-  const rows = await inTenantScope(ctx.pool, readScope(ctx), (tx) =>
-    tx.rows<JobRow & { created_key: string }>(
-      selectJobPage({ status: q.status, kind: q.kind, targetId: q.targetId }, after, limit),
-    ),
+  const filter = { status: q.status, kind: q.kind, targetId: q.targetId };
+  return listPage(
+    q,
+    BY_CREATED_KEY,
+    (after, limit) =>
+      inTenantScope(ctx.pool, readScope(ctx), (tx) => tx.rows<PagedJobRow>(selectJobPage(filter, after, limit))),
+    toView,
   );
-  return toPage(rows, limit, toView, (r) => `${r.created_key}|${r.id}`);
 }
 
 /**
@@ -92,13 +104,4 @@ export async function getJobsByIds(ctx: Ctx, ids: string[]): Promise<Map<string,
       return job ? [[id, job] as const] : [];
     }),
   );
-}
-
-function parsePosition(position: string | undefined): JobPosition | undefined {
-  if (position === undefined) return undefined;
-  const [createdAt, id, ...rest] = position.split('|');
-  if (rest.length > 0 || !createdAt || !id || !CREATED_KEY_PATTERN.test(createdAt) || !isUuid(id)) {
-    throw Errors.invalidCursor();
-  }
-  return { createdAt, id };
 }

@@ -5,7 +5,7 @@ import { loadBackupRow } from '../backups/service.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
 import { type JobView, toJobView } from '../jobs/view.js';
-import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { byCreatedAtAndId, listPage, type Page, type PageRequest } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { onDatabase, withTargetAccess, withTargetClient } from '../targets/session.js';
 import { databaseExists } from '../targets/tenant-server.js';
@@ -147,18 +147,14 @@ export async function listRestores(
   requireScopes(ctx, 'backups:read');
   if (q.backupId !== undefined && !isUuid(q.backupId)) throw Errors.validation('backupId must be a UUID');
   if (q.targetId !== undefined && !isUuid(q.targetId)) throw Errors.validation('targetId must be a UUID');
-  const limit = pageSize(q);
-  const raw = decodeCursor(q.cursor);
-  let before: { createdAt: string; id: string } | undefined;
-  if (raw !== undefined) {
-    const [createdAt, id] = raw.split('|');
-    if (!createdAt || !id || !isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw Errors.invalidCursor();
-    before = { createdAt, id };
-  }
-  const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
-    tx.rows<RestoreRow>(selectRestorePage({ backupId: q.backupId, targetId: q.targetId }, before, limit)),
+  const filter = { backupId: q.backupId, targetId: q.targetId };
+  return listPage(
+    q,
+    byCreatedAtAndId,
+    (before, limit) =>
+      inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<RestoreRow>(selectRestorePage(filter, before, limit))),
+    toRestore,
   );
-  return toPage(rows, limit, toRestore, (r) => `${r.created_at.toISOString()}|${r.id}`);
 }
 
 /**

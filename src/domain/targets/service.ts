@@ -5,7 +5,7 @@ import { assertUsableDatabaseName, SSL_MODES, type SslMode } from '../../pgtools
 import { parseSecretRef } from '../../secrets/secret-ref.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
-import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { byCreatedAtAndId, listPage, type Page, type PageRequest } from '../pagination.js';
 import { assertPlausibleHost } from './network-guard.js';
 import {
   countLiveBackups,
@@ -124,12 +124,13 @@ export async function loadTargetRow(ctx: Ctx, id: string): Promise<TargetRow> {
 
 export async function listTargets(ctx: Ctx, page: PageRequest): Promise<Page<Target>> {
   requireScopes(ctx, 'targets:read');
-  const limit = pageSize(page);
-  const after = decodeKeyset(page.cursor);
-  const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
-    tx.rows<TargetRow>(selectTargetPage(after, limit)),
+  return listPage(
+    page,
+    byCreatedAtAndId,
+    (after, limit) =>
+      inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.rows<TargetRow>(selectTargetPage(after, limit))),
+    toTarget,
   );
-  return toPage(rows, limit, toTarget, (r) => `${r.created_at.toISOString()}|${r.id}`);
 }
 
 /** The visible targets among `ids` (for batch loads). Needs targets:read, like every read of a target. */
@@ -171,12 +172,4 @@ export async function deleteTarget(ctx: Ctx, id: string): Promise<void> {
     if (live > 0) throw Errors.targetHasBackups(id, live);
     await tx.rows(deleteTargetSql(id));
   });
-}
-
-function decodeKeyset(cursor: string | undefined): { createdAt: string; id: string } | undefined {
-  const raw = decodeCursor(cursor);
-  if (raw === undefined) return undefined;
-  const [createdAt, id] = raw.split('|');
-  if (!createdAt || !id || !isUuid(id) || Number.isNaN(Date.parse(createdAt))) throw Errors.invalidCursor();
-  return { createdAt, id };
 }

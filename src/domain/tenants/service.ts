@@ -2,7 +2,7 @@ import { translatePgError } from '../../db/pg-errors.js';
 import { inTenantScope } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { type Ctx, isAdmin, requireScopes } from '../context.js';
-import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../pagination.js';
+import { type Keyset, listPage, type Page, type PageRequest } from '../pagination.js';
 import { insertTenant, selectTenant, selectTenantPage, type TenantRow } from './queries.js';
 
 export interface Tenant {
@@ -12,6 +12,9 @@ export interface Tenant {
 }
 
 export const TENANT_ID_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
+
+/** Tenants are listed by id; any id is a position (the query compares it as text). */
+const BY_ID: Keyset<TenantRow, string> = { positionOf: (r) => r.id, parse: (position) => position };
 
 const toTenant = (r: TenantRow): Tenant => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() });
 
@@ -50,12 +53,13 @@ export async function getTenant(ctx: Ctx, id: string): Promise<Tenant> {
 /** Every tenant, by id. Platform operators only. */
 export async function listTenants(ctx: Ctx, page: PageRequest): Promise<Page<Tenant>> {
   requireScopes(ctx, 'tenants:admin');
-  const limit = pageSize(page);
-  const after = decodeCursor(page.cursor);
-  const rows = await inTenantScope(ctx.pool, { allTenants: true }, (tx) =>
-    tx.rows<TenantRow>(selectTenantPage(after, limit)),
+  return listPage(
+    page,
+    BY_ID,
+    (after, limit) =>
+      inTenantScope(ctx.pool, { allTenants: true }, (tx) => tx.rows<TenantRow>(selectTenantPage(after, limit))),
+    toTenant,
   );
-  return toPage(rows, limit, toTenant, (r) => r.id);
 }
 
 /** Whether a token's tenant exists; used by authentication, before any Ctx exists. */
