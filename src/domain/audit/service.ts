@@ -7,15 +7,9 @@ import { type AuditRecord, type AuditRow, insertAuditEvent, selectAuditPage } fr
 
 export type { AuditRecord };
 
-export interface AuditEvent {
+/** A recorded event as callers see it: what was recorded, with its id and time. */
+export interface AuditEvent extends AuditRecord {
   id: string;
-  tenantId: string | null;
-  actor: string;
-  action: string;
-  resource: string;
-  outcome: AuditRow['outcome'];
-  statusCode: number;
-  requestId: string | null;
   at: string;
 }
 

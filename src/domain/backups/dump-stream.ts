@@ -98,6 +98,21 @@ function pumpDump(o: {
   });
 }
 
+/** What every way of running pg_dump into storage needs (the format's own needs come on top). */
+export interface DumpRun {
+  pgDump: SelectedTool;
+  /** Reads the dump back before it is committed. */
+  pgRestore: SelectedTool;
+  env: Record<string, string>;
+  storage: ArtifactStorage;
+  key: string;
+  /** Staging group of the temporary object (the backup id): see ArtifactStorage.discardStaged. */
+  group: string;
+  signal: AbortSignal;
+  onStderrLine: (line: string) => void;
+  onProgress: (bytes: number) => void;
+}
+
 export interface StreamedDump {
   stored: StoredObject;
   /** The read check that passed: what a broken dump would have failed. */
@@ -113,20 +128,9 @@ export interface StreamedDump {
  * Then the stored copy's size and sha256 are checked again (ArtifactWriter.commit). On any failure, or
  * when `signal` fires, every child is stopped and nothing is left under `key`.
  */
-export async function streamDumpToStorage(o: {
-  format: Exclude<BackupFormat, 'directory'>;
-  pgDump: SelectedTool;
-  pgRestore: SelectedTool;
-  args: string[];
-  env: Record<string, string>;
-  storage: ArtifactStorage;
-  key: string;
-  /** Staging group of the temporary object (the backup id): see ArtifactStorage.discardStaged. */
-  group: string;
-  signal: AbortSignal;
-  onStderrLine: (line: string) => void;
-  onProgress: (bytes: number) => void;
-}): Promise<StreamedDump> {
+export async function streamDumpToStorage(
+  o: DumpRun & { format: Exclude<BackupFormat, 'directory'>; args: string[] },
+): Promise<StreamedDump> {
   // One controller for the whole attempt: the first failure stops every other part.
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort(o.signal.reason);

@@ -23,7 +23,7 @@ import { withTargetAccess, withTargetClient, withTargetTools } from '../targets/
 import { countRows, serverVersion } from '../targets/tenant-server.js';
 import { backupPrefix } from './artifact-prefix.js';
 import { listDumpedTables, resolveSelection } from './catalog.js';
-import { streamDumpToStorage } from './dump-stream.js';
+import { type DumpRun, streamDumpToStorage } from './dump-stream.js';
 import { pgDumpArgs } from './pg-dump-args.js';
 import {
   type BackupOutcome,
@@ -220,18 +220,7 @@ async function dumpGlobals(o: {
  * back, then every file is uploaded and verified. The backup's sha256 is that of its manifest
  * (`<sha256>  <size>  <file>` per line, sorted), which is stored beside the files.
  */
-async function dumpDirectory(o: {
-  pgDump: SelectedTool;
-  pgRestore: SelectedTool;
-  args: (dir: string) => string[];
-  env: Record<string, string>;
-  storage: ArtifactStorage;
-  key: string;
-  group: string;
-  signal: AbortSignal;
-  onStderrLine: (line: string) => void;
-  onProgress: (bytes: number) => void;
-}): Promise<StoredObject> {
+async function dumpDirectory(o: DumpRun & { args: (dir: string) => string[] }): Promise<StoredObject> {
   return withPrivateToolDir(async (work) => {
     const out = join(work, 'dump');
     const dump = runPgTool({

@@ -22,6 +22,7 @@ export interface RestoreOptionsInput {
 
 /** The options as applied, defaults filled in; stored as restores.options. */
 export interface RestoreOptions {
+  /** Tables as `schema.table` or `table` (public), quoted parts allowed; exact names. */
   tables: string[];
   schemas: string[];
   parallel: number;

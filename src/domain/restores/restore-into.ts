@@ -9,22 +9,15 @@ import type { Services } from '../services.js';
 import { onDatabase, type TargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
 import { countRows, databaseExists, dropOwnDatabase, listUserTables, serverVersion } from '../targets/tenant-server.js';
 import { fetchVerifiedArtifact, fetchVerifiedGlobals } from './artifact-fetch.js';
-import { restoreDatabaseNameProblem } from './options.js';
+import { type RestoreOptions, restoreDatabaseNameProblem } from './options.js';
 import { PlainDumpGuard } from './plain-guard.js';
 import { listArchive, listWriter, runPgRestore, runPsql, selectRestrictingPsql } from './restore-tools.js';
 import { createMissingRoles, dropCreatedRoles, missingRoles, parseGlobalRoles, rolesInArchive } from './roles.js';
 import { createDatabase, revokeDatabaseFromPublic } from './server-queries.js';
 import { parseToc, selectEntries } from './toc.js';
 
-export interface RestoreSelection {
-  /** Tables as `schema.table` or `table` (public), quoted parts allowed; exact names. */
-  tables: string[];
-  schemas: string[];
-  parallel: number;
-  noOwner: boolean;
-  noPrivileges: boolean;
-  includeGlobals: boolean;
-}
+/** What to restore and how: a restore's options less terminateConnections, which only the swap uses. */
+export type RestoreSelection = Omit<RestoreOptions, 'terminateConnections'>;
 
 export interface RestoreProgress {
   phase: 'verify' | 'create' | 'pre-data' | 'data' | 'post-data';
