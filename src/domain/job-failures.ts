@@ -51,3 +51,20 @@ export function asJobFailure(err: unknown, work: TaskWork, signal?: AbortSignal)
   const failure = asTaskFailure(err, work, signal);
   return isCatalogued(failure) ? toJobFailure(failure) : undefined;
 }
+
+/**
+ * How a task that keeps its own record (a backup's, a restore's) ends on a failure: the failure is
+ * recorded there by `record`, then thrown to the engine (after a cancel, the original error, as the
+ * engine expects). An error that is our bug is rethrown untouched and recorded nowhere.
+ */
+export async function failTask(
+  err: unknown,
+  work: TaskWork,
+  signal: AbortSignal,
+  record: (error: { code: string; message: string }) => Promise<unknown>,
+): Promise<never> {
+  const failure = asJobFailure(err, work, signal);
+  if (!failure) throw err;
+  await record({ code: failure.code, message: failure.message });
+  throw signal.aborted ? err : failure;
+}

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import t from 'tap';
-import { asJobFailure, asTaskFailure, toJobFailure } from '../../src/domain/job-failures.js';
+import { asJobFailure, asTaskFailure, failTask, toJobFailure } from '../../src/domain/job-failures.js';
 import { Errors, TaskFailure, TaskFailures } from '../../src/errors.js';
 import { JobFailure } from '../../src/jobs/types.js';
 import { PgToolError } from '../../src/pgtools/run-tool.js';
@@ -111,4 +111,23 @@ t.test('anything else is left as it is: the worker records PGS_INTERNAL and logs
   t.equal(asTaskFailure(bug, 'restore'), bug);
   t.equal(asJobFailure(bug, 'backup'), undefined);
   t.equal(asJobFailure(undefined, 'drill'), undefined);
+});
+
+t.test("failTask records the failure on the task's own record, then throws it to the engine", async (t) => {
+  const recorded: { code: string; message: string }[] = [];
+  const record = async (error: { code: string; message: string }) => recorded.push(error);
+  const live = new AbortController().signal;
+  await t.rejects(failTask(TaskFailures.noGlobals(), 'restore', live, record), {
+    constructor: JobFailure,
+    code: 'PGS_NO_GLOBALS',
+  });
+  t.same(recorded, [{ code: 'PGS_NO_GLOBALS', message: 'The backup was taken without its globals file.' }]);
+  // Cancelled: recorded as such, and the engine gets the original error.
+  const stop = new Error('aborted');
+  await t.rejects(failTask(stop, 'backup', aborted(), record), stop);
+  t.same(recorded[1], { code: 'PGS_CANCELLED', message: 'The backup was stopped before it finished.' });
+  // Our bug: rethrown untouched, recorded nowhere.
+  const bug = new TypeError('x is undefined');
+  await t.rejects(failTask(bug, 'backup', live, record), bug);
+  t.equal(recorded.length, 2);
 });

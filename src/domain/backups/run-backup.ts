@@ -16,7 +16,7 @@ import { withPrivateToolDir } from '../../pgtools/passfile.js';
 import { runPgTool } from '../../pgtools/run-tool.js';
 import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.js';
 import { isUuid } from '../ids.js';
-import { asJobFailure, toJobFailure } from '../job-failures.js';
+import { failTask, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { findTargetRow, type TargetRow } from '../targets/service.js';
 import { withTargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
@@ -71,12 +71,9 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
         tables: outcome.tables.length,
       };
     } catch (err) {
-      const failure = asJobFailure(err, 'backup', task.signal);
-      if (!failure) throw err; // our bug: the worker records PGS_INTERNAL and logs it
-      await inTenantScope(deps.pool, scope, (tx) =>
-        tx.rows(markBackupFailed(backup.id, { code: failure.code, message: failure.message })),
+      return failTask(err, 'backup', task.signal, (error) =>
+        inTenantScope(deps.pool, scope, (tx) => tx.rows(markBackupFailed(backup.id, error))),
       );
-      throw task.signal.aborted ? err : failure;
     }
   };
 }

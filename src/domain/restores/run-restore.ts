@@ -8,7 +8,7 @@ import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
 import type { TaskContext } from '../../jobs/types.js';
 import { type BackupRow, findBackupRow } from '../backups/service.js';
 import { isUuid } from '../ids.js';
-import { asJobFailure, toJobFailure } from '../job-failures.js';
+import { failTask, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { countConnections, terminateConnections } from '../targets/server-queries.js';
 import { findTargetRow, type TargetRow } from '../targets/service.js';
@@ -94,12 +94,9 @@ function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number
         durationMs: outcome.durationMs,
       };
     } catch (err) {
-      const failure = asJobFailure(err, 'restore', task.signal);
-      if (!failure) throw err; // our bug: the worker records PGS_INTERNAL and logs it
-      await inTenantScope(deps.pool, scope, (tx) =>
-        tx.rows(markRestoreFailed(restore.id, { code: failure.code, message: failure.message })),
+      return failTask(err, 'restore', task.signal, (error) =>
+        inTenantScope(deps.pool, scope, (tx) => tx.rows(markRestoreFailed(restore.id, error))),
       );
-      throw task.signal.aborted ? err : failure;
     }
   };
 }
