@@ -6,6 +6,7 @@ import { formatSecretRef } from './secret-ref.js';
 import {
   AWSCURRENT,
   type CreateSecretOptions,
+  checkCreate,
   checkRecoveryWindow,
   checkSelector,
   checkStage,
@@ -71,12 +72,7 @@ export class AwsSecretWriter implements SecretWriter {
     options: CreateSecretOptions = {},
   ): Promise<SecretVersionWritten> {
     const ref = refOf(id);
-    const text = secretTextToWrite(ref, value);
-    const tags = checkTags(options.tags ?? {});
-    const token =
-      options.clientRequestToken === undefined
-        ? undefined
-        : checkVersionId(options.clientRequestToken, 'clientRequestToken');
+    const { text, tags, token } = checkCreate(ref, value, options);
     const { sdk, client } = await this.#sdkFor(id);
     try {
       const output = await client.send(

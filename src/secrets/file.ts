@@ -16,6 +16,7 @@ import { formatSecretRef } from './secret-ref.js';
 import {
   AWSCURRENT,
   type CreateSecretOptions,
+  checkCreate,
   checkSelector,
   checkStage,
   checkStages,
@@ -83,12 +84,7 @@ export class FileSecretProvider implements SecretProvider, SecretWriter {
     options: CreateSecretOptions = {},
   ): Promise<SecretVersionWritten> {
     const ref = refOf(key);
-    const text = secretTextToWrite(ref, value);
-    const tags = checkTags(options.tags ?? {});
-    const token =
-      options.clientRequestToken === undefined
-        ? undefined
-        : checkVersionId(options.clientRequestToken, 'clientRequestToken');
+    const { text, tags, token } = checkCreate(ref, value, options);
     return this.#update(ref, (entries) => {
       if (Object.hasOwn(entries, key)) {
         // AWS answers a repeated create with ResourceExistsException; the same token and value is our retry.

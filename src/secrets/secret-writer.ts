@@ -1,5 +1,5 @@
 import { Errors } from '../errors.js';
-import type { SecretFields } from './secret-fields.js';
+import { type SecretFields, secretTextToWrite } from './secret-fields.js';
 
 /** The staging labels of AWS's rotation protocol; other labels are allowed and kept as given. */
 export const AWSCURRENT = 'AWSCURRENT';
@@ -156,4 +156,19 @@ export function checkSelector(selector: SecretVersionSelector): SecretVersionSel
     ...(selector.stage === undefined ? {} : { stage: checkStage(selector.stage) }),
     ...(selector.versionId === undefined ? {} : { versionId: checkVersionId(selector.versionId) }),
   };
+}
+
+/** A createSecret call's input, checked the same way by every provider before anything is written. */
+export function checkCreate(
+  ref: string,
+  value: SecretFields,
+  options: CreateSecretOptions,
+): { text: string; tags: SecretTags; token: string | undefined } {
+  const text = secretTextToWrite(ref, value);
+  const tags = checkTags(options.tags ?? {});
+  const token =
+    options.clientRequestToken === undefined
+      ? undefined
+      : checkVersionId(options.clientRequestToken, 'clientRequestToken');
+  return { text, tags, token };
 }

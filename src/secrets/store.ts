@@ -2,19 +2,8 @@ import { Errors } from '../errors.js';
 import type { DbSecret, SecretProvider } from './db-secret.js';
 import type { SecretFields } from './secret-fields.js';
 import { parseSecretRef, type SecretRef, type SecretScheme } from './secret-ref.js';
-import {
-  type CreateSecretOptions,
-  type DeleteSecretOptions,
-  isSecretWriter,
-  type PutSecretValueOptions,
-  type SecretDescription,
-  type SecretTags,
-  type SecretVersionRead,
-  type SecretVersionSelector,
-  type SecretVersionWritten,
-  type SecretWriter,
-  type UpdateVersionStageOptions,
-} from './secret-writer.js';
+import type * as Writer from './secret-writer.js';
+import { isSecretWriter, type SecretWriter } from './secret-writer.js';
 
 export interface SecretStoreOptions {
   providers: { 'aws-sm'?: SecretProvider; file?: SecretProvider };
@@ -131,35 +120,43 @@ export class SecretStore {
   // is cached under two refs; only the ref written through is forgotten, the other expires with its TTL.
 
   /** Creates a secret (first version AWSCURRENT). See SecretWriter.createSecret. */
-  createSecret(ref: string, value: SecretFields, options?: CreateSecretOptions): Promise<SecretVersionWritten> {
+  createSecret(
+    ref: string,
+    value: SecretFields,
+    options?: Writer.CreateSecretOptions,
+  ): Promise<Writer.SecretVersionWritten> {
     return this.#route(ref, true, (writer, id) => writer.createSecret(id, value, options));
   }
 
   /** Adds a version (rotation's createSecret step: stages [AWSPENDING], the job id as token). */
-  putSecretValue(ref: string, value: SecretFields, options: PutSecretValueOptions): Promise<SecretVersionWritten> {
+  putSecretValue(
+    ref: string,
+    value: SecretFields,
+    options: Writer.PutSecretValueOptions,
+  ): Promise<Writer.SecretVersionWritten> {
     return this.#route(ref, true, (writer, id) => writer.putSecretValue(id, value, options));
   }
 
   /** Moves a staging label (rotation's finishSecret step: AWSCURRENT to the new version). */
-  updateVersionStage(ref: string, stage: string, options: UpdateVersionStageOptions): Promise<void> {
+  updateVersionStage(ref: string, stage: string, options: Writer.UpdateVersionStageOptions): Promise<void> {
     return this.#route(ref, true, (writer, id) => writer.updateVersionStage(id, stage, options));
   }
 
-  deleteSecret(ref: string, options?: DeleteSecretOptions): Promise<void> {
+  deleteSecret(ref: string, options?: Writer.DeleteSecretOptions): Promise<void> {
     return this.#route(ref, true, (writer, id) => writer.deleteSecret(id, options));
   }
 
-  tagSecret(ref: string, tags: SecretTags): Promise<void> {
+  tagSecret(ref: string, tags: Writer.SecretTags): Promise<void> {
     return this.#route(ref, false, (writer, id) => writer.tagSecret(id, tags));
   }
 
   /** Labels per version and tags, uncached: tenancy decisions must not rest on a stale answer. */
-  describeSecret(ref: string): Promise<SecretDescription> {
+  describeSecret(ref: string): Promise<Writer.SecretDescription> {
     return this.#route(ref, false, (writer, id) => writer.describeSecret(id));
   }
 
   /** One version's value by stage or id, uncached (rotation reads AWSPENDING between its steps). */
-  getSecretValue(ref: string, selector?: SecretVersionSelector): Promise<SecretVersionRead> {
+  getSecretValue(ref: string, selector?: Writer.SecretVersionSelector): Promise<Writer.SecretVersionRead> {
     return this.#route(ref, false, (writer, id) => writer.getSecretValue(id, selector));
   }
 
