@@ -118,7 +118,7 @@ function clusterSettings(dir: string, certPath: string, keyPath: string, extra: 
  * verbatim, so quote strings yourself: { log_statement: "'all'" }.
  */
 export async function startTestCluster(
-  opts: { bindir?: string; settings?: Record<string, string> } = {},
+  opts: { bindir?: string; settings?: Record<string, string>; hbaFirst?: string[] } = {},
 ): Promise<TestCluster> {
   const inst = await resolveServerInstallation({ bindir: opts.bindir });
   const pgCtl = join(inst.bindir, 'pg_ctl');
@@ -157,7 +157,8 @@ export async function startTestCluster(
         ]), // prettier-ignore
     );
     await Promise.all([initdb, writeSelfSignedCertificate(caCertPath, keyPath)]);
-    await writeFile(join(dataDir, 'pg_hba.conf'), HBA);
+    // The first matching line wins: hbaFirst lets a test give one role another method.
+    await writeFile(join(dataDir, 'pg_hba.conf'), [...(opts.hbaFirst ?? []), HBA].join('\n'));
     await appendFile(join(dataDir, 'postgresql.conf'), clusterSettings(dir, caCertPath, keyPath, opts.settings ?? {}));
     await giveToServerUser(dir); // the files written above, and the key the server must read
 

@@ -138,8 +138,38 @@ function translateConnectError(err: unknown): Error {
   return translated;
 }
 
+/**
+ * Only SCRAM may have the password. A server that asks for it in cleartext (`password`) or as MD5 learns
+ * the password itself, or a hash that logs in as well as the password does, so such a request is
+ * refused before node-postgres answers it: the password is handed over through a function, which runs
+ * only after the listeners below (registered before the client's own) have seen which method was asked for.
+ */
+function refusingWeakPasswordAuth(config: pg.ClientConfig): pg.Client {
+  const password = config.password;
+  let weakMethod: string | undefined;
+  const client = new pg.Client({
+    ...config,
+    password: () => {
+      if (weakMethod !== undefined) {
+        throw Errors.targetAuthFailed(
+          `The server asked for the password ${weakMethod}; pgsteward sends passwords only through SCRAM-SHA-256. Set the role's password with password_encryption = 'scram-sha-256' and use scram-sha-256 in pg_hba.conf.`,
+        );
+      }
+      return typeof password === 'function' ? password() : (password ?? '');
+    },
+  });
+  const connection = (client as unknown as { connection: import('node:events').EventEmitter }).connection;
+  connection.on('authenticationCleartextPassword', () => {
+    weakMethod = 'in cleartext';
+  });
+  connection.on('authenticationMD5Password', () => {
+    weakMethod = 'as an MD5 hash';
+  });
+  return client;
+}
+
 async function connectOnce(config: pg.ClientConfig): Promise<pg.Client> {
-  const client = new pg.Client(config);
+  const client = refusingWeakPasswordAuth(config);
   // An idle connection that breaks emits 'error'; without a listener that would crash the process.
   // Queries on the broken client still reject, which is where callers learn about it.
   client.on('error', () => {});
