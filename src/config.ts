@@ -63,6 +63,12 @@ const envSchema = z.object({
   PGSTEWARD_SECRETS_FILE: optionalText,
   AWS_REGION: optionalText,
   PGSTEWARD_AWS_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+  PGSTEWARD_SECRET_FILE_TENANTS: z.string().optional(),
+  PGSTEWARD_AWS_TENANT_TAG: z
+    .string()
+    .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u, 'must be an AWS tag key (1 to 128 characters)')
+    .default('pgsteward:tenant'),
+  PGSTEWARD_AWS_SECRET_NAME_PATTERN: z.string().default('pgsteward/{tenant}/*'),
   PGSTEWARD_TARGET_ALLOWLIST: z.string().optional(),
   PGSTEWARD_STORAGE_URL: z
     .string()
@@ -85,6 +91,48 @@ const envSchema = z.object({
   // The leader's interval under its first name, from when it only scheduled drills.
   PGSTEWARD_DRILL_INTERVAL_SECONDS: positiveInt(1, 3600).optional(),
 });
+
+// The same rule as tenant ids (src/domain/tenants/service.ts); repeated so config imports no domain code.
+const TENANT_ID = /^[a-z][a-z0-9-]{1,62}$/;
+const FILE_KEY = /^[A-Za-z0-9._/-]{1,200}$/;
+
+/**
+ * PGSTEWARD_SECRET_FILE_TENANTS: `key=tenant,key=tenant`. The operator's way to give a tenant a secrets
+ * file key outside its `<tenant>/` namespace; a tenant cannot write it.
+ */
+function parseFileTenants(text: string | undefined, problems: string[]): Record<string, string> {
+  const map: Record<string, string> = Object.create(null);
+  for (const raw of (text ?? '').split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const [key = '', tenant = '', extra] = entry.split('=').map((x) => x.trim());
+    if (extra !== undefined || !FILE_KEY.test(key) || !TENANT_ID.test(tenant)) {
+      problems.push(`PGSTEWARD_SECRET_FILE_TENANTS: '${entry}' is not <secrets file key>=<tenant id>`);
+    } else if (key in map && map[key] !== tenant) {
+      problems.push(`PGSTEWARD_SECRET_FILE_TENANTS: '${key}' is given to two tenants`);
+    } else {
+      map[key] = tenant;
+    }
+  }
+  return map;
+}
+
+/**
+ * A name pattern must pin the tenant between separators a tenant id cannot contain: with `{tenant}-*`,
+ * tenant `acme` would match `acme-corp-db`, which belongs to tenant `acme-corp`.
+ */
+function secretNamePatternProblem(pattern: string | undefined): string | undefined {
+  if (pattern === undefined || pattern === 'none') return undefined;
+  const parts = pattern.split('{tenant}');
+  if (parts.length !== 2) return 'must contain {tenant} exactly once (or be none)';
+  const before = parts[0]?.at(-1);
+  const after = parts[1]?.at(0);
+  const separates = (c: string | undefined) => c === undefined || !/[a-z0-9*?-]/i.test(c);
+  if (!separates(before) || !separates(after)) {
+    return 'must have {tenant} between separators such as /, not letters, digits, - or *';
+  }
+  return undefined;
+}
 
 /** Resolve `X` / `X_FILE` pairs into plain values, collecting problems. */
 function resolveFileVariants(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {
@@ -124,6 +172,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (raw.PGSTEWARD_JWT_SECRET !== undefined && raw.PGSTEWARD_JWT_PUBLIC_KEY !== undefined) {
     problems.push('PGSTEWARD_JWT_SECRET and PGSTEWARD_JWT_PUBLIC_KEY: set one or the other, not both');
   }
+  const fileTenants = parseFileTenants(raw.PGSTEWARD_SECRET_FILE_TENANTS, problems);
+  const namePatternProblem = secretNamePatternProblem(raw.PGSTEWARD_AWS_SECRET_NAME_PATTERN);
+  if (namePatternProblem) problems.push(`PGSTEWARD_AWS_SECRET_NAME_PATTERN: ${namePatternProblem}`);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const embedded = e.DATABASE_URL === undefined;
@@ -156,6 +207,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       file: e.PGSTEWARD_SECRETS_FILE ? resolve(e.PGSTEWARD_SECRETS_FILE) : join(dataDir, 'secrets.json'),
       awsRegion: e.AWS_REGION,
       awsEndpoint: e.PGSTEWARD_AWS_ENDPOINT,
+      /** Which tenant may use which secret; see src/secrets/tenant-binding.ts. */
+      binding: {
+        fileTenants,
+        awsTagKey: e.PGSTEWARD_AWS_TENANT_TAG,
+        awsNamePattern:
+          e.PGSTEWARD_AWS_SECRET_NAME_PATTERN === 'none' ? undefined : e.PGSTEWARD_AWS_SECRET_NAME_PATTERN,
+      },
     },
     targets: {
       allowlist: (e.PGSTEWARD_TARGET_ALLOWLIST ?? '')
