@@ -135,6 +135,7 @@ export const Errors = {
   ),
   targetHostRefused: define('PGS_TARGET_HOST_REFUSED', 422, 'Unprocessable Content', (why: string) => why),
   targetIncomplete: define('PGS_TARGET_INCOMPLETE', 422, 'Unprocessable Content', (why: string) => why),
+  secretAddressMismatch: define('PGS_SECRET_ADDRESS_MISMATCH', 422, 'Unprocessable Content', (why: string) => why),
   targetConnectionFailed: define('PGS_CONNECTION_FAILED', 502, 'Bad Gateway', (why: string) => why),
   targetAuthFailed: define('PGS_AUTH_FAILED', 502, 'Bad Gateway', (why: string) => why),
   // Jobs.

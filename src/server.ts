@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   // Credentials directories a killed predecessor could not remove (a passfile must not outlive its job).
   const swept = await sweepOrphanedToolDirs();
   if (swept.length > 0) log.warn({ count: swept.length }, 'removed tool directories left by a dead process');
-  const services = createServices(config);
+  const services = createServices(config, {}, { log: (fields, msg) => log.warn(fields, msg) });
   const worker =
     config.jobs.workers > 0
       ? createJobWorker({ config, pool: store.pool, listen: store.settings, services, log: workerLog(log) })

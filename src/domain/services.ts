@@ -1,26 +1,44 @@
 import type { Config } from '../config.js';
 import { discoverPgInstallations, type PgInstallation } from '../pgtools/installations.js';
+import { AwsSecretDescriber } from '../secrets/aws-secret-tags.js';
 import { AwsSecretsManagerProvider } from '../secrets/aws-secrets-manager.js';
 import { FileSecretProvider } from '../secrets/file.js';
 import { SecretStore } from '../secrets/store.js';
+import { TenantSecretBinding } from '../secrets/tenant-binding.js';
 import type { ArtifactStorage } from './backups/storage/artifact-storage.js';
 import { createArtifactStorage } from './backups/storage/create-storage.js';
 import { parseTargetAllowlist, type TargetNetworkPolicy } from './targets/network-guard.js';
+import { metadataStoreEndpoints, type ReservedEndpoint } from './targets/reserved-endpoints.js';
 
 /** The long-lived collaborators every capability shares, built once at start-up from the config. */
 export interface Services {
   secrets: SecretStore;
+  /** Whose secret is whose: checked before any tenant's secret is fetched (src/secrets/tenant-binding.ts). */
+  secretBinding: TenantSecretBinding;
+  /** pgsteward's own servers, which no target may point at (the drill server's is read from its secret). */
+  reservedEndpoints(): Promise<ReservedEndpoint[]>;
   storage: ArtifactStorage;
   network: TargetNetworkPolicy;
   /** Installed PostgreSQL versions (discovered once, then cached). */
   installations(): Promise<PgInstallation[]>;
 }
 
-export function createServices(config: Config, overrides: Partial<Services> = {}): Services {
+export interface ServicesOptions {
+  /** The operator log (why a tenant was refused a secret). */
+  log?: (fields: Record<string, unknown>, message: string) => void;
+}
+
+export function createServices(
+  config: Config,
+  overrides: Partial<Services> = {},
+  options: ServicesOptions = {},
+): Services {
   // Refuse a bad allowlist at start-up rather than on the first backup.
   parseTargetAllowlist(config.targets.allowlist);
   let installations: Promise<PgInstallation[]> | undefined;
-  return {
+  const drillRef = config.drills.server?.secretRef;
+  const metadataStore = metadataStoreEndpoints(config.databaseUrl);
+  const services: Services = {
     secrets: new SecretStore({
       providers: {
         file: new FileSecretProvider({ path: config.secrets.file }),
@@ -39,6 +57,27 @@ export function createServices(config: Config, overrides: Partial<Services> = {}
         checksumMode: config.storage.s3.checksumMode,
       },
     }),
+    secretBinding: new TenantSecretBinding({
+      ...config.secrets.binding,
+      operatorRefs: drillRef === undefined ? [] : [drillRef],
+      describer: new AwsSecretDescriber({ region: config.secrets.awsRegion, endpoint: config.secrets.awsEndpoint }),
+      ...(options.log ? { log: options.log } : {}),
+    }),
+    reservedEndpoints: async () => {
+      if (drillRef === undefined) return metadataStore;
+      let host: string | undefined;
+      let port: number | undefined;
+      try {
+        ({ host, port } = await services.secrets.get(drillRef));
+      } catch (err) {
+        // Fail closed, and without the operator's ref or its error in anything a tenant sees.
+        throw new Error(`PGSTEWARD_DRILL_TARGET could not be read to keep targets off the drill server`, {
+          cause: err,
+        });
+      }
+      if (host === undefined) return metadataStore;
+      return [...metadataStore, { host, port: port ?? 5432, what: 'drill server' }];
+    },
     network: config.targets,
     installations: () => {
       installations ??= discoverPgInstallations({ bindir: config.pgBindir }).catch((err) => {
@@ -49,4 +88,5 @@ export function createServices(config: Config, overrides: Partial<Services> = {}
     },
     ...overrides,
   };
+  return services;
 }

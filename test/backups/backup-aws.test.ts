@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import t from 'tap';
 import { createArtifactStorage } from '../../src/domain/backups/storage/create-storage.js';
+import { AwsSecretDescriber } from '../../src/secrets/aws-secret-tags.js';
 import { AwsSecretsManagerProvider } from '../../src/secrets/aws-secrets-manager.js';
 import { SecretStore } from '../../src/secrets/store.js';
+import { TenantSecretBinding } from '../../src/secrets/tenant-binding.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { startFakeSecretsManager } from '../helpers/fake-secrets-manager.js';
 import { waitForJob } from '../helpers/jobs.js';
@@ -19,7 +21,12 @@ t.teardown(() => s3.close());
 const sm = await startFakeSecretsManager();
 t.teardown(() => sm.close());
 
-const { app, db, token, seedTenants } = await buildTestApp(
+const fakeAws = {
+  endpoint: sm.endpoint,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+};
+const { app, db, token, seedTenants, services } = await buildTestApp(
   t,
   { PGSTEWARD_TARGET_ALLOWLIST: '127.0.0.0/8,::1/128' },
   {
@@ -37,12 +44,14 @@ const { app, db, token, seedTenants } = await buildTestApp(
       }),
       secrets: new SecretStore({
         providers: {
-          'aws-sm': new AwsSecretsManagerProvider({
-            endpoint: sm.endpoint,
-            region: 'us-east-1',
-            credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-          }),
+          'aws-sm': new AwsSecretsManagerProvider(fakeAws),
         },
+      }),
+      secretBinding: new TenantSecretBinding({
+        fileTenants: {},
+        awsTagKey: 'pgsteward:tenant',
+        operatorRefs: [],
+        describer: new AwsSecretDescriber(fakeAws),
       }),
     },
   },
@@ -53,6 +62,10 @@ sm.setSecret('prod/acme/main', {
   ...clusterSecret(db.cluster, source, 'verify-full'),
   engine: 'postgres',
 });
+// Tagged for its tenant through the provider's write side (the SDK's TagResource).
+const writer = new AwsSecretsManagerProvider(fakeAws);
+t.teardown(() => writer.close());
+await writer.tagSecret('prod/acme/main', { 'pgsteward:tenant': 'acme' });
 const acme = token('acme', ['targets:write', 'backups:write', 'backups:read', 'jobs:read']);
 
 t.test('a backup with credentials from Secrets Manager lands, verified, in S3', async (t) => {
@@ -95,12 +108,17 @@ t.test('a backup with credentials from Secrets Manager lands, verified, in S3', 
 });
 
 t.test('an unknown secret fails the job with a code that names the ref, not the contents', async (t) => {
+  // A secret that is gone by the time the job runs (create refuses one that is already missing).
+  sm.setSecret('prod/acme/missing', { username: 'u', password: 'p', host: 'localhost', dbname: 'x' });
+  await writer.tagSecret('prod/acme/missing', { 'pgsteward:tenant': 'acme' });
   const target = await app.inject({
     method: 'POST',
     url: '/v1/targets',
     headers: bearer(acme),
     payload: { name: 'ghost', secretRef: 'aws-sm:prod/acme/missing' },
   });
+  await writer.deleteSecret('prod/acme/missing', { forceWithoutRecovery: true });
+  services.secrets.invalidate('aws-sm:prod/acme/missing'); // as after the cache's TTL
   const started = await app.inject({
     method: 'POST',
     url: `/v1/targets/${target.json().id}/backups`,

@@ -14,6 +14,7 @@ import { buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
 import { databaseUrl, startServerProcess, waitUntil } from '../helpers/server-process.js';
 import { createSourceDatabase } from '../helpers/source-database.js';
 import { clusterSecret } from '../helpers/targets.js';
+import { startTcpForwarder } from '../helpers/tcp-forward.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,8 +76,11 @@ t.test('no password in process arguments, environments, logs, API answers or the
     'acme/stale': clusterSecret(test.db.cluster, { ...source, password: wrongPassword }),
   });
   const port = await freePort();
+  // The metadata store's own address is refused as a target; the server reaches it through another port.
+  const metadataPort = await startTcpForwarder(test.db.cluster.port);
+  t.teardown(() => metadataPort.close());
   const server = startServerProcess(t, {
-    DATABASE_URL: databaseUrl(test.db),
+    DATABASE_URL: databaseUrl(test.db, metadataPort.port),
     PGSTEWARD_JWT_SECRET: TEST_JWT_SECRET,
     PGSTEWARD_DATA_DIR: join(test.dir, 'server'),
     PGSTEWARD_SECRETS_FILE: join(test.dir, 'secrets.json'),

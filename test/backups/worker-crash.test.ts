@@ -13,6 +13,7 @@ import { sha256Of } from '../helpers/artifacts.js';
 import { type JobView, waitForJob } from '../helpers/jobs.js';
 import { databaseUrl, startServerProcess, waitUntil } from '../helpers/server-process.js';
 import { acmeTarget } from '../helpers/targets.js';
+import { startTcpForwarder } from '../helpers/tcp-forward.js';
 
 const LEASE_SECONDS = 5; // the smallest lease the config accepts
 
@@ -23,9 +24,12 @@ t.test('a worker killed mid-dump: the job is reclaimed after its lease and ends 
   const test = await buildTestApp(t, { PGSTEWARD_JOB_LEASE_SECONDS: String(LEASE_SECONDS) });
   const storageUrl = pathToFileURL(join(test.dir, 'artifacts')).href;
   const { source, token, targetId } = await acmeTarget(t, test, { rows: 2000 });
+  // The metadata store's own address is refused as a target; the workers reach it through another port.
+  const metadataPort = await startTcpForwarder(test.db.cluster.port);
+  t.teardown(() => metadataPort.close());
 
   const workerEnv = (name: string) => ({
-    DATABASE_URL: databaseUrl(test.db),
+    DATABASE_URL: databaseUrl(test.db, metadataPort.port),
     PGSTEWARD_JWT_SECRET: TEST_JWT_SECRET,
     PGSTEWARD_DATA_DIR: join(test.dir, name),
     PGSTEWARD_SECRETS_FILE: join(test.dir, 'secrets.json'),

@@ -15,6 +15,7 @@ import { mintToken } from '../../src/auth/mint.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { quoteIdent } from '../../src/sql/identifiers.js';
 import { startTestCluster, type TestCluster } from '../helpers/pg-cluster.js';
+import { startTcpForwarder } from '../helpers/tcp-forward.js';
 import type { BareConnection } from './bare-dump.js';
 import { describeMachine } from './machine.js';
 import { type Measurement, measureApiBackup, measureBareDump, timeSha256ReRead, type Variant } from './measure.js';
@@ -82,7 +83,7 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
   await admin.end();
 
   const secret = { username: source.role, password: source.password, host: '127.0.0.1', port: cluster.port };
-  writeFileSync(join(dir, 'secrets.json'), JSON.stringify({ [TENANT]: { ...secret, dbname: source.name } }), {
+  writeFileSync(join(dir, 'secrets.json'), JSON.stringify({ [`${TENANT}/main`]: { ...secret, dbname: source.name } }), {
     mode: 0o600,
   });
   const passfile = join(dir, 'pgpass');
@@ -95,9 +96,12 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
   const bare: BareConnection = { bindir: cluster.bindir, conninfo: conninfoOf(source.name), conninfoOf, passfile };
 
   let server: PgstewardProcess | undefined;
+  let metadataPort: Awaited<ReturnType<typeof startTcpForwarder>> | undefined;
   try {
     const port = await freePort();
-    const superuserUrl = `postgresql://${cluster.superuser}:${encodeURIComponent(cluster.password)}@127.0.0.1:${cluster.port}`;
+    // pgsteward refuses targets at its metadata store's address: the metadata goes through another port.
+    metadataPort = await startTcpForwarder(cluster.port);
+    const superuserUrl = `postgresql://${cluster.superuser}:${encodeURIComponent(cluster.password)}@127.0.0.1:${metadataPort.port}`;
     server = await startPgsteward(serverMode, {
       DATABASE_URL: `${superuserUrl}/${meta}?sslmode=require`,
       PGSTEWARD_JWT_SECRET: JWT_SECRET,
@@ -122,7 +126,7 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
     await api.expect(201, 'POST', '/v1/tenants', admin, { id: TENANT, name: 'Benchmark' });
     const target = await api.expect<{ id: string }>(201, 'POST', '/v1/targets', token, {
       name: 'source',
-      secretRef: `file:${TENANT}`,
+      secretRef: `file:${TENANT}/main`,
       sslMode: 'require',
     });
     const check = await api.expect<{ ok: boolean }>(200, 'POST', `/v1/targets/${target.id}/check`, token);
@@ -192,6 +196,7 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
     throw err;
   } finally {
     await server?.stop();
+    await metadataPort?.close();
     await source.drop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,18 +5,20 @@ import { Leader } from '../../src/schedules/leader.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { postGraphql } from '../helpers/graphql.js';
 
-const { app, db, token, seedTenants } = await buildTestApp(t);
+const { app, db, token, seedTenants, writeSecrets } = await buildTestApp(t);
 await seedTenants('acme', 'globex');
 const acme = token('acme', ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read']);
 const acmeReadOnly = token('acme', ['targets:read', 'backups:read']);
 const globex = token('globex', ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read']);
 
 async function createTarget(name: string, who = acme): Promise<string> {
+  const tenant = who === globex ? 'globex' : 'acme';
+  writeSecrets({ [`${tenant}/${name}`]: { username: 'app', password: 'not-used' } });
   const res = await app.inject({
     method: 'POST',
     url: '/v1/targets',
     headers: bearer(who),
-    payload: { name, secretRef: `file:${name}`, host: 'localhost', database: 'app' },
+    payload: { name, secretRef: `file:${tenant}/${name}`, host: 'localhost', database: 'app' },
   });
   return res.json().id as string;
 }

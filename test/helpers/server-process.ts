@@ -42,10 +42,10 @@ export function startServerProcess(t: Test, env: Record<string, string>, args: s
 }
 
 /** A DATABASE_URL for a test database (owner credentials; the process sets its own role for RLS). */
-export function databaseUrl(db: TestDatabase): string {
+export function databaseUrl(db: TestDatabase, port = db.cluster.port): string {
   const c = db.cluster;
   const user = `${encodeURIComponent(c.superuser)}:${encodeURIComponent(c.password)}`;
-  return `postgresql://${user}@${c.host}:${c.port}/${db.name}?sslmode=require`;
+  return `postgresql://${user}@${c.host}:${port}/${db.name}?sslmode=require`;
 }
 
 /** Wait until `probe` answers true, or fail after `timeoutMs` naming `what`. */

@@ -1,13 +1,14 @@
 import type { SslMode } from '../../pgtools/conninfo.js';
 import type { Services } from '../services.js';
 import type { TargetRow } from '../targets/service.js';
-import { type TargetAccess, withTargetAccess } from '../targets/session.js';
+import { type TargetAccess, withOperatorServerAccess, withTargetAccess } from '../targets/session.js';
 
 /**
  * PGSTEWARD_DRILL_TARGET: a secret reference (`file:<key>` or `aws-sm:<id>`) whose secret carries
  * username, password, host, port and dbname (the database to connect to for CREATE/DROP DATABASE) of a
  * server kept for drills, so a drill never loads the production server. It goes through the same
- * secret store (rotation retry included) and network policy as every target.
+ * secret store (rotation retry included) and network policy as every target, but it is the operator's
+ * secret: no tenant may name it in a target, and no target may point at this server.
  */
 export interface DrillServer {
   secretRef: string;
@@ -36,5 +37,5 @@ export function withDrillAccess<T>(
     created_at: EPOCH,
     updated_at: EPOCH,
   };
-  return withTargetAccess(services, pseudoTarget, (access) => use(access, 'drill-server'));
+  return withOperatorServerAccess(services, pseudoTarget, (access) => use(access, 'drill-server'));
 }

@@ -72,6 +72,9 @@ const LOOPBACK = subnets([
   ['::1', 128, 'ipv6'],
 ]);
 
+export const isLoopbackAddress = (address: string): boolean =>
+  isIP(address) !== 0 && LOOPBACK.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6');
+
 interface Allowlist {
   cidrs: BlockList;
   hasCidrs: boolean;
@@ -180,7 +183,7 @@ export function assertPlausibleHost(host: string): void {
   }
 }
 
-const systemLookup: LookupAll = (host) =>
+export const systemLookup: LookupAll = (host) =>
   // IPv4 first: most database servers listen on IPv4, and the order is then the same on every machine.
   lookup(host, { all: true, verbatim: false });
 

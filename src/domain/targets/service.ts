@@ -18,6 +18,7 @@ import {
   type TargetRow,
   updateTarget as updateTargetSql,
 } from './queries.js';
+import { vetTargetSecret } from './session.js';
 
 export type { TargetRow };
 
@@ -95,6 +96,7 @@ export async function createTarget(ctx: Ctx, input: TargetInput): Promise<Target
     database: input.database ?? null,
     sslMode: input.sslMode ?? 'require',
   });
+  await vetTargetSecret(ctx.services, scope.tenantId, { ...fields, secret_ref: fields.secretRef });
   try {
     const row = await inTenantScope(ctx.pool, scope, (tx) => tx.one<TargetRow>(insertTarget(scope.tenantId, fields)));
     if (!row) throw Errors.internal();
@@ -154,6 +156,10 @@ export async function updateTarget(ctx: Ctx, id: string, patch: TargetInput): Pr
     database: patch.database === undefined ? current.database : patch.database,
     sslMode: patch.sslMode ?? current.ssl_mode,
   });
+  // A rename needs no secret; a changed ref or address is checked as on create (every use checks again).
+  if (fields.secretRef !== current.secret_ref || fields.host !== current.host || fields.port !== current.port) {
+    await vetTargetSecret(ctx.services, current.tenant_id, { ...fields, secret_ref: fields.secretRef });
+  }
   try {
     const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<TargetRow>(updateTargetSql(id, fields)));
     if (!row) throw Errors.targetNotFound(id);

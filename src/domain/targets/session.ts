@@ -13,9 +13,34 @@ import {
 } from './connect.js';
 import { type CheckedAddress, resolveTargetAddress } from './network-guard.js';
 import type { TargetRow } from './queries.js';
+import { assertNotReserved } from './reserved-endpoints.js';
+
+const sameHost = (a: string, b: string) => a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
+
+/**
+ * The secret's address wins: when a secret carries host or port, its credentials go there and nowhere
+ * else. Without this, a target could keep a secret's user and password and name a host of its own.
+ * Another database on the same server stays allowed: one credential often serves several databases.
+ */
+export function assertSecretAddress(
+  target: Pick<TargetRow, 'name' | 'host' | 'port'>,
+  secret: Pick<DbSecret, 'host' | 'port'>,
+): void {
+  if (secret.host !== undefined && target.host !== null && !sameHost(target.host, secret.host)) {
+    throw Errors.secretAddressMismatch(
+      `Target '${target.name}' names host '${target.host}', but its secret is for host '${secret.host}'; a secret's credentials are only sent to the secret's own host. Leave host unset or give the secret's.`,
+    );
+  }
+  if (secret.port !== undefined && target.port !== null && target.port !== secret.port) {
+    throw Errors.secretAddressMismatch(
+      `Target '${target.name}' names port ${target.port}, but its secret is for port ${secret.port}; a secret's credentials are only sent to the secret's own port. Leave port unset or give the secret's.`,
+    );
+  }
+}
 
 /** Where a target really is: its own fields first, the secret's (RDS shape) for whatever it leaves out. */
 export function targetEndpoint(target: TargetRow, secret: DbSecret): TargetEndpoint {
+  assertSecretAddress(target, secret);
   const host = target.host ?? secret.host;
   if (!host) throw Errors.targetIncomplete(`Target '${target.name}' has no host, and neither has its secret.`);
   const database = target.database ?? secret.dbname;
@@ -43,21 +68,69 @@ export interface TargetAccess {
 /**
  * Fetch the target's secret, resolve and check its address once, and run `use` with both. If the
  * credentials are refused, the secret is fetched again once (it may have been rotated) and `use` re-run.
+ *
+ * This is the one way to a tenant's secret: the secret must be the target's tenant's (checked before it
+ * is fetched, at every use, since a tag can change), the target may not move its credentials to another
+ * address, and the address may not be one of pgsteward's own servers.
  */
-export function withTargetAccess<T>(
+export async function withTargetAccess<T>(
   services: Services,
   target: TargetRow,
   use: (access: TargetAccess) => Promise<T>,
+): Promise<T> {
+  await services.secretBinding.assertBound(target.tenant_id, target.secret_ref);
+  return withSecretAccess(services, target, use, true);
+}
+
+/**
+ * An operator's server (the drill server): its secret belongs to no tenant, so it is not bound to one;
+ * the network policy, the address rule and TLS apply as to any target.
+ */
+export function withOperatorServerAccess<T>(
+  services: Services,
+  server: TargetRow,
+  use: (access: TargetAccess) => Promise<T>,
+): Promise<T> {
+  return withSecretAccess(services, server, use, false);
+}
+
+function withSecretAccess<T>(
+  services: Services,
+  target: TargetRow,
+  use: (access: TargetAccess) => Promise<T>,
+  tenantOwned: boolean,
 ): Promise<T> {
   return services.secrets.withRotationRetry(
     target.secret_ref,
     async (secret) => {
       const endpoint = targetEndpoint(target, secret);
       const checked = await resolveTargetAddress(endpoint.host, services.network);
+      if (tenantOwned) await assertNotReserved(checked, endpoint.port, await services.reservedEndpoints());
       return use({ endpoint, checked, secret });
     },
     loginRefused,
   );
+}
+
+/**
+ * Target create and update: refuse early what every use would refuse. The secret must be the tenant's
+ * (PGS_SECRET_NOT_FOUND otherwise, like a missing one), the target may not move its credentials
+ * (PGS_SECRET_ADDRESS_MISMATCH), and where its address resolves now, it may not be pgsteward's own.
+ */
+export async function vetTargetSecret(
+  services: Services,
+  tenantId: string,
+  target: Pick<TargetRow, 'name' | 'host' | 'port' | 'secret_ref'>,
+): Promise<void> {
+  await services.secretBinding.assertBound(tenantId, target.secret_ref);
+  const secret = await services.secrets.get(target.secret_ref);
+  assertSecretAddress(target, secret);
+  const host = target.host ?? secret.host;
+  if (host === undefined) return;
+  // Unresolvable or refused by the network policy: every use refuses it, with that reason.
+  const checked = await resolveTargetAddress(host, services.network).catch(() => undefined);
+  if (checked === undefined) return;
+  await assertNotReserved(checked, target.port ?? secret.port ?? 5432, await services.reservedEndpoints());
 }
 
 /**
