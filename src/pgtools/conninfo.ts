@@ -25,7 +25,21 @@ export interface ConninfoParams {
   sslkey?: string;
   sslcrl?: string;
   applicationName?: string;
+  /** libpq's require_auth (libpq 16 and newer only; older tools refuse the keyword). */
+  requireAuth?: string;
 }
+
+/**
+ * The first libpq that knows require_auth. From it on, pgsteward's tools accept only SCRAM (or no
+ * password exchange at all), as node-postgres does (src/domain/targets/connect.ts): a server that asks
+ * for the password in cleartext or as MD5 gets a refusal instead.
+ */
+export const REQUIRE_AUTH_MIN_MAJOR = 16;
+export const REQUIRE_AUTH_SCRAM_ONLY = 'scram-sha-256,none';
+
+/** The require_auth value for a tool of this major, or undefined where libpq does not know the keyword. */
+export const requireAuthFor = (toolMajor: number | undefined): string | undefined =>
+  toolMajor !== undefined && toolMajor >= REQUIRE_AUTH_MIN_MAJOR ? REQUIRE_AUTH_SCRAM_ONLY : undefined;
 
 /**
  * A conninfo value in single quotes. Inside quotes libpq treats a backslash as "take the next character
@@ -79,6 +93,7 @@ export function buildConninfo(params: ConninfoParams): string {
     ['sslkey', params.sslkey],
     ['sslcrl', params.sslcrl],
     ['application_name', params.applicationName ?? APPLICATION_NAME],
+    ['require_auth', params.requireAuth],
   ];
   return pairs
     .filter((pair): pair is [string, string] => pair[1] !== undefined)

@@ -7,7 +7,8 @@ import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import t from 'tap';
-import { connectToTarget, targetClientConfig } from '../../src/domain/targets/connect.js';
+import { connectToTarget, targetClientConfig, withToolCredentials } from '../../src/domain/targets/connect.js';
+import { REQUIRE_AUTH_MIN_MAJOR, requireAuthFor } from '../../src/pgtools/conninfo.js';
 import { startTestCluster } from '../helpers/pg-cluster.js';
 
 const PASSWORD = `weak-auth-${randomBytes(12).toString('hex')}`;
@@ -86,7 +87,7 @@ for (const [method, name, reason] of [
       const bytes = server.bytes();
       t.ok(bytes.length > 0, 'the startup message arrived');
       t.notOk(bytes.includes(Buffer.from(PASSWORD)), 'the password never arrived');
-      t.notOk(bytes.includes(Buffer.from(md5(PASSWORD + 'victim'))), 'nor its MD5 hash');
+      t.notOk(bytes.includes(Buffer.from(md5(`${PASSWORD}victim`))), 'nor its MD5 hash');
       // After the startup packet the client may send only Terminate ('X'), never a PasswordMessage ('p').
       t.notOk(bytes.includes(Buffer.from([0x70, 0, 0, 0])), 'no PasswordMessage was sent at all');
     });
@@ -133,3 +134,24 @@ t.test('a real PostgreSQL with password and md5 in pg_hba.conf: no login, SCRAM 
   t.notMatch(log, /connection authorized: user=(cleartext_user|md5_user)/, 'neither weak role ever logged in');
   t.match(log, /connection authorized: user=scram_user/, 'the log does record logins');
 });
+
+t.test(
+  'the tools get require_auth=scram-sha-256,none from libpq 16 on, and nothing older tools would refuse',
+  async (t) => {
+    const endpoint = { host: 'localhost', port: 5432, database: 'app', sslMode: 'disable' as const };
+    const checked = { host: 'localhost', address: '127.0.0.1', family: 4 as const };
+    const conninfoFor = (major?: number) =>
+      withToolCredentials(
+        endpoint,
+        checked,
+        { username: 'u', password: PASSWORD },
+        async (tool) => tool.conninfo,
+        major,
+      );
+    t.match(await conninfoFor(16), / require_auth='scram-sha-256,none'$/);
+    t.match(await conninfoFor(18), /require_auth='scram-sha-256,none'/);
+    for (const major of [15, undefined]) t.notMatch(await conninfoFor(major), /require_auth/, `tool major ${major}`);
+    t.equal(requireAuthFor(REQUIRE_AUTH_MIN_MAJOR - 1), undefined);
+    t.notMatch(await conninfoFor(16), PASSWORD, 'the conninfo never carries the password');
+  },
+);

@@ -19,7 +19,7 @@ import { isUuid } from '../ids.js';
 import { failTask, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { findTargetRow, type TargetRow } from '../targets/service.js';
-import { withTargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
+import { withTargetAccess, withTargetClient, withTargetToolsFor } from '../targets/session.js';
 import { countRows, serverVersion } from '../targets/tenant-server.js';
 import { backupPrefix } from './artifact-prefix.js';
 import { listDumpedTables, resolveSelection } from './catalog.js';
@@ -105,7 +105,7 @@ async function runBackup(
       let bytesWritten = 0;
       const progress = (phase: string) =>
         task.reportProgress({ phase, bytesWritten, totalBytes, currentTable }).catch(() => {});
-      return withTargetTools(access, async (tool) => {
+      return withTargetToolsFor(access, pgDump.major, async (tool) => {
         const globals = options.includeGlobals
           ? await dumpGlobals({
               storage: services.storage,

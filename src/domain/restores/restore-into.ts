@@ -6,7 +6,7 @@ import { parseQualifiedName } from '../backups/options.js';
 import type { BackupRow } from '../backups/service.js';
 import { asTaskFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
-import { onDatabase, type TargetAccess, withTargetClient, withTargetTools } from '../targets/session.js';
+import { onDatabase, type TargetAccess, withTargetClient, withTargetToolsFor } from '../targets/session.js';
 import { countRows, databaseExists, dropOwnDatabase, listUserTables, serverVersion } from '../targets/tenant-server.js';
 import { fetchVerifiedArtifact, fetchVerifiedGlobals } from './artifact-fetch.js';
 import { type RestoreOptions, restoreDatabaseNameProblem } from './options.js';
@@ -143,7 +143,7 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
             if (missing.length > 0 && (plain || !selection.noOwner || !selection.noPrivileges)) {
               throw TaskFailures.rolesMissing(missing);
             }
-            await withTargetTools(onDatabase(restorer, database), (credentials) =>
+            await withTargetToolsFor(onDatabase(restorer, database), tool.major, (credentials) =>
               artifact.plain
                 ? runPsql({
                     psql: tool,

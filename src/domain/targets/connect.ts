@@ -6,7 +6,13 @@ import tls from 'node:tls';
 import pg from 'pg';
 import { isAuthFailure } from '../../db/pg-errors.js';
 import { Errors, isPgStewardError } from '../../errors.js';
-import { APPLICATION_NAME, assertUsableDatabaseName, buildConninfo, type SslMode } from '../../pgtools/conninfo.js';
+import {
+  APPLICATION_NAME,
+  assertUsableDatabaseName,
+  buildConninfo,
+  requireAuthFor,
+  type SslMode,
+} from '../../pgtools/conninfo.js';
 import { withPrivateToolDir, writePassfile } from '../../pgtools/passfile.js';
 import { redactSecrets } from '../../pgtools/run-tool.js';
 import type { CheckedAddress } from './network-guard.js';
@@ -217,6 +223,8 @@ export async function withToolCredentials<T>(
   checked: CheckedAddress,
   credentials: TargetCredentials,
   use: (tool: ToolCredentials) => Promise<T>,
+  /** The oldest major among the tools that will use the conninfo: from 16 on, it carries require_auth. */
+  toolMajor?: number,
 ): Promise<T> {
   assertSameHost(endpoint, checked);
   assertUsableDatabaseName(endpoint.database);
@@ -238,6 +246,7 @@ export async function withToolCredentials<T>(
       user: credentials.username,
       sslmode: endpoint.sslMode,
       ...tlsFiles,
+      ...(requireAuthFor(toolMajor) === undefined ? {} : { requireAuth: requireAuthFor(toolMajor) }),
     });
     return use({ env: { PGPASSFILE: passfile }, conninfo });
   });

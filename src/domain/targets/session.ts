@@ -155,3 +155,15 @@ export async function withTargetClient<T>(access: TargetAccess, use: (client: pg
 export function withTargetTools<T>(access: TargetAccess, use: (tool: ToolCredentials) => Promise<T>): Promise<T> {
   return withToolCredentials(access.endpoint, access.checked, access.secret, use);
 }
+
+/**
+ * withTargetTools for tools of a known major (the oldest among those that will use the conninfo): from
+ * libpq 16 on, the conninfo carries require_auth, so the tools refuse cleartext and MD5 password requests.
+ */
+export function withTargetToolsFor<T>(
+  access: TargetAccess,
+  toolMajor: number,
+  use: (tool: ToolCredentials) => Promise<T>,
+): Promise<T> {
+  return withToolCredentials(access.endpoint, access.checked, access.secret, use, toolMajor);
+}
