@@ -102,9 +102,11 @@ export interface paths {
         put?: never;
         /**
          * Register a database to back up.
-         * @description 422 when the host is refused by the network policy (PGS_TARGET_HOST_REFUSED), the secret does
-         *     not exist or is unusable (PGS_SECRET_NOT_FOUND, PGS_SECRET_MALFORMED), or host, port or database
-         *     are neither given nor in the secret (PGS_TARGET_INCOMPLETE). 409 PGS_TARGET_EXISTS for a taken name.
+         * @description 422 when the host is refused by the network policy or is one of pgsteward's own servers
+         *     (PGS_TARGET_HOST_REFUSED), the secret does not exist, is not this tenant's, or is unusable
+         *     (PGS_SECRET_NOT_FOUND, one answer for all three; PGS_SECRET_MALFORMED), host or port differ from
+         *     the secret's own (PGS_SECRET_ADDRESS_MISMATCH), or host, port or database are neither given nor
+         *     in the secret (PGS_TARGET_INCOMPLETE). 409 PGS_TARGET_EXISTS for a taken name.
          */
         post: operations["createTarget"];
         delete?: never;
