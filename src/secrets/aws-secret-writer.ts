@@ -1,5 +1,6 @@
 import type { GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Errors } from '../errors.js';
+import type { SecretsManagerSdk } from './aws-clients.js';
 import { awsFailureReason } from './aws-failure.js';
 import { redactedSecretFields, type SecretFields, sameSecretText, secretTextToWrite } from './secret-fields.js';
 import { formatSecretRef } from './secret-ref.js';
@@ -23,8 +24,6 @@ import {
   type SecretWriter,
   type UpdateVersionStageOptions,
 } from './secret-writer.js';
-
-export type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
 
 /** The SDK (loaded on first use) and the client for a secret id's region, from AwsSecretsManagerProvider. */
 export type SdkFor = (id: string) => Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClient }>;
