@@ -44,3 +44,32 @@ t.test('the domain and the shared request layer import no transport', async (t) 
     );
   }
 });
+
+t.test('the job engine and the leader import no capability and name none', async (t) => {
+  // The capabilities the runtime registers: each has a capability.ts (targets, tenants and audit are the
+  // ground every job stands on, and the engine may know of tenants and targets).
+  const capabilities = readdirSync(join(SRC, 'domain'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && readdirSync(join(SRC, 'domain', e.name)).includes('capability.ts'))
+    .map((e) => e.name);
+  t.ok(capabilities.includes('backups'), 'the scan sees the capability folders');
+  for (const dir of ['jobs', 'schedules']) {
+    const found = importsUnder(dir);
+    t.same(
+      found.filter((i) => inside(i.target, 'domain')),
+      [],
+      `${dir}/ imports nothing from domain/`,
+    );
+    // Singular and plural: "backup_id" in a query is as much a capability's name as "backups".
+    const names = capabilities.flatMap((c) => [c, c.replace(/s$/, '')]).filter((n) => n.length > 3);
+    const files = readdirSync(join(SRC, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const mentions = files.flatMap((f) => {
+      // Code and SQL only: a comment may give a capability as an example of what plugs in.
+      const text = readFileSync(join(SRC, dir, f), 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/.*$/gm, '')
+        .toLowerCase();
+      return names.filter((n) => text.includes(n)).map((n) => `${dir}/${f}: ${n}`);
+    });
+    t.same(mentions, [], `${dir}/ names no capability`);
+  }
+});
