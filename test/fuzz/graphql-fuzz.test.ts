@@ -10,9 +10,9 @@ import {
   isNonNullType,
 } from 'graphql';
 import t from 'tap';
-import { SCOPES } from '../../src/auth/scopes.js';
 import { loadSchema } from '../../src/graphql/plugin.js';
-import { bearer, buildTestApp } from '../helpers/app.js';
+import { bearer } from '../helpers/app.js';
+import { fuzzApp, fuzzBudget } from './fuzz-app.js';
 import { malformedValue, ODD_CHARACTERS, oddString } from './malformed-values.js';
 
 /**
@@ -20,21 +20,8 @@ import { malformedValue, ODD_CHARACTERS, oddString } from './malformed-values.js
  * 5xx, and every error carries a PGS_ code. Mutations come from schema/*.graphql, so a new one is
  * covered without a line here. Bounded by count and time; FUZZ_SEED replays a run.
  */
-const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 600);
-const TIME_MS = Number(process.env.FUZZ_TIME_MS ?? 25_000);
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-
-const { app, seedTenants, token, writeSecrets, db } = await buildTestApp(t);
-await seedTenants('acme');
-const all = token('acme', [...SCOPES]);
-writeSecrets({ 'acme/main': { username: 'nobody', password: 'secret', host: '127.0.0.1', port: db.cluster.port } });
-const target = await app.inject({
-  method: 'POST',
-  url: '/v1/targets',
-  headers: bearer(all),
-  payload: { name: 'main', secretRef: 'file:acme/main', database: 'postgres' },
-});
-const targetId = target.json().id as string;
+const { numRuns: NUM_RUNS, timeMs: TIME_MS, seed: SEED } = fuzzBudget({ runs: 600, timeMs: 25_000 });
+const { app, all, targetId, targetStatus } = await fuzzApp(t);
 
 const schema = buildSchema(loadSchema());
 const mutations = Object.values(schema.getMutationType()?.getFields() ?? {});
@@ -107,7 +94,7 @@ const perMutation = mutations.map((field) => {
 const requests = fc.oneof(...perMutation);
 
 t.test('malformed GraphQL mutation input never gets a 5xx, and every error has a PGS_ code', async (t) => {
-  t.equal(target.statusCode, 201, 'the seeded target exists');
+  t.equal(targetStatus, 201, 'the seeded target exists');
   t.ok(mutations.length >= 5, `${mutations.length} mutations`);
   const findings: { request: string; why: string }[] = [];
   const codes = new Map<string, number>();

@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { SCOPES } from '../../src/auth/scopes.js';
 import { loadOpenApiDocument } from '../../src/http/contract.js';
-import { bearer, buildTestApp } from '../helpers/app.js';
+import { fuzzApp, fuzzBudget } from './fuzz-app.js';
 import { type FuzzRequest, fuzzOperations, requestFor } from './openapi-requests.js';
 
 /**
@@ -10,22 +9,8 @@ import { type FuzzRequest, fuzzOperations, requestFor } from './openapi-requests
  * operation is fuzzed without anyone writing a line here. Bounded by count and by time (numRuns,
  * FUZZ_TIME_MS); the seed is printed, and FUZZ_SEED replays a run.
  */
-const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
-const TIME_MS = Number(process.env.FUZZ_TIME_MS ?? 40_000);
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-
-const { app, seedTenants, token, writeSecrets, db } = await buildTestApp(t);
-await seedTenants('acme');
-const all = token('acme', [...SCOPES]);
-// A real target, so that some requests reach past "not found" into the services.
-writeSecrets({ 'acme/main': { username: 'nobody', password: 'secret', host: '127.0.0.1', port: db.cluster.port } });
-const target = await app.inject({
-  method: 'POST',
-  url: '/v1/targets',
-  headers: bearer(all),
-  payload: { name: 'main', secretRef: 'file:acme/main', database: 'postgres' },
-});
-const targetId = target.json().id as string;
+const { numRuns: NUM_RUNS, timeMs: TIME_MS, seed: SEED } = fuzzBudget({ runs: 1500, timeMs: 40_000 });
+const { app, all, targetId, targetStatus } = await fuzzApp(t);
 
 const ops = fuzzOperations(loadOpenApiDocument());
 const pools: Record<string, fc.Arbitrary<string>> = {
@@ -54,7 +39,7 @@ function ruleBroken(res: { statusCode: number; headers: Record<string, unknown>;
 }
 
 t.test('malformed REST requests to every operation get a 4xx problem+json with a code, never a 5xx', async (t) => {
-  t.equal(target.statusCode, 201, 'the seeded target exists');
+  t.equal(targetStatus, 201, 'the seeded target exists');
   const findings: Finding[] = [];
   const statuses = new Map<number, number>();
   const perOperation = new Map<string, number>();
