@@ -6,7 +6,7 @@ import { ADMIN_SCOPE, parseScopeClaim } from '../auth/scopes.js';
 import type { VerificationKey } from '../auth/signing-key.js';
 import { lifetimeProblem } from '../auth/token-lifetime.js';
 import type { Caller } from '../domain/context.js';
-import { tenantExists } from '../domain/tenants/service.js';
+import { TENANT_ID_PATTERN, tenantExists } from '../domain/tenants/service.js';
 import { Errors } from '../errors.js';
 
 export interface AuthOptions {
@@ -57,6 +57,9 @@ async function authenticatePlugin(app: FastifyInstance, opts: AuthOptions): Prom
   const knownTenants = new Map<string, number>();
 
   async function checkTenant(tenant: string): Promise<void> {
+    // Only a well-formed id reaches the lookup: a signed claim holding NUL would otherwise surface as
+    // SQLSTATE 22021 (a 500), and odd ids would fill the cache. Malformed is as unknown as missing.
+    if (!TENANT_ID_PATTERN.test(tenant)) throw Errors.unknownTenant(tenant.slice(0, 63));
     const seen = knownTenants.get(tenant);
     if (seen !== undefined && Date.now() - seen < TENANT_CACHE_MS) return;
     if (!(await tenantExists(opts.pool, tenant))) throw Errors.unknownTenant(tenant);

@@ -124,6 +124,17 @@ t.test('a token for a tenant that does not exist answers 403', async (t) => {
   t.equal(res.json().code, 'PGS_UNKNOWN_TENANT');
 });
 
+t.test(
+  'a signed token whose tenant is no tenant id (NUL, odd characters, too long) answers 403, never 500',
+  async (t) => {
+    for (const tenant of ['acme\u0000x', 'ACME', 'a'.repeat(5000), '\ud800', "acme'; --"]) {
+      const res = await get(bearer(sign({ ...good, tenant })));
+      t.equal(res.statusCode, 403, JSON.stringify(tenant).slice(0, 40));
+      t.equal(res.json().code, 'PGS_UNKNOWN_TENANT');
+    }
+  },
+);
+
 t.test('a non-operator token without a tenant answers 403', async (t) => {
   const res = await get(bearer(sign({ ...good, tenant: undefined, scope: 'backups:read' })));
   t.equal(res.statusCode, 403);
