@@ -12,6 +12,7 @@ export const SCOPES = [
   'roles:read',
   'roles:write',
   'health:read',
+  'health:write',
   'maintenance:write',
 ] as const;
 
