@@ -481,12 +481,19 @@ export interface components {
          *     reference is stored; the secret itself is read when it is needed and never returned.
          */
         SecretRef: string;
+        /**
+         * @description Where the credentials of a role with CREATEROLE live (on RDS, the master user), in the form of
+         *     secretRef: role sets and login users use it; backups never do. Bound to the tenant like secretRef,
+         *     and it must name the same server as secretRef where both name one.
+         */
+        AdminSecretRef: string;
         /** @enum {string} */
         SslMode: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
         /** @description Host, port and database may be left out when the secret supplies them (`host`, `port`, `dbname`). */
         TargetCreate: {
             name: components["schemas"]["TargetName"];
             secretRef: components["schemas"]["SecretRef"];
+            adminSecretRef?: components["schemas"]["AdminSecretRef"];
             host?: string;
             port?: number;
             database?: string;
@@ -497,6 +504,8 @@ export interface components {
         TargetUpdate: {
             name?: components["schemas"]["TargetName"];
             secretRef?: components["schemas"]["SecretRef"];
+            /** @description The admin credential's reference; `null` removes it (role work then answers 409). */
+            adminSecretRef?: string | null;
             host?: string | null;
             port?: number | null;
             database?: string | null;
@@ -511,6 +520,8 @@ export interface components {
             database: string | null;
             sslMode: components["schemas"]["SslMode"];
             secretRef: components["schemas"]["SecretRef"];
+            /** @description The admin credential's reference, or null when none is set. Never the secret. */
+            adminSecretRef: string | null;
             /** @description The newest backup whose restore was verified, and when; null until there is one. */
             lastVerifiedBackup: {
                 /** Format: uuid */

@@ -34,6 +34,7 @@ export function withDrillAccess<T>(
     database: null,
     ssl_mode: drillServer.sslMode,
     secret_ref: drillServer.secretRef,
+    admin_secret_ref: null,
     created_at: EPOCH,
     updated_at: EPOCH,
   };

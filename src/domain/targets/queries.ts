@@ -9,6 +9,8 @@ export interface TargetRow {
   database: string | null;
   ssl_mode: string;
   secret_ref: string;
+  /** The role-administering credential (issue 9); null when role work is not set up. */
+  admin_secret_ref: string | null;
   created_at: Date;
   updated_at: Date;
   /** The newest drill of one of its backups (see LAST_VERIFIED_BACKUP); absent where not selected. */
@@ -22,7 +24,7 @@ const LAST_VERIFIED_BACKUP = `(SELECT json_build_object('id', b.id, 'at', b.last
     FROM backups b WHERE b.target_id = targets.id AND b.last_verified_at IS NOT NULL
     ORDER BY b.last_verified_at DESC, b.id DESC LIMIT 1) AS last_verified_backup`;
 
-const COLUMNS = `id, tenant_id, name, host, port, database, ssl_mode, secret_ref, created_at, updated_at,
+const COLUMNS = `id, tenant_id, name, host, port, database, ssl_mode, secret_ref, admin_secret_ref, created_at, updated_at,
   ${LAST_VERIFIED_BACKUP}`;
 
 export interface TargetFields {
@@ -32,12 +34,13 @@ export interface TargetFields {
   database: string | null;
   sslMode: string;
   secretRef: string;
+  adminSecretRef: string | null;
 }
 
 export const insertTarget = (tenantId: string, f: TargetFields): Sql => ({
-  text: `INSERT INTO targets (tenant_id, name, host, port, database, ssl_mode, secret_ref)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-  values: [tenantId, f.name, f.host, f.port, f.database, f.sslMode, f.secretRef],
+  text: `INSERT INTO targets (tenant_id, name, host, port, database, ssl_mode, secret_ref, admin_secret_ref)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+  values: [tenantId, f.name, f.host, f.port, f.database, f.sslMode, f.secretRef, f.adminSecretRef],
 });
 
 // Tenant filtering is row-level security's job; ids of other tenants simply find nothing.
@@ -62,9 +65,9 @@ export const selectTargetPage = (after: { createdAt: string; id: string } | unde
 
 export const updateTarget = (id: string, f: TargetFields): Sql => ({
   text: `UPDATE targets SET name = $2, host = $3, port = $4, database = $5, ssl_mode = $6, secret_ref = $7,
-                            updated_at = now()
+                            admin_secret_ref = $8, updated_at = now()
           WHERE id = $1 RETURNING ${COLUMNS}`,
-  values: [id, f.name, f.host, f.port, f.database, f.sslMode, f.secretRef],
+  values: [id, f.name, f.host, f.port, f.database, f.sslMode, f.secretRef, f.adminSecretRef],
 });
 
 export const countLiveBackups = (targetId: string): Sql => ({

@@ -30,6 +30,8 @@ export interface Target {
   database: string | null;
   sslMode: SslMode;
   secretRef: string;
+  /** The credential role work uses (a role with CREATEROLE); null when role work is not set up. */
+  adminSecretRef: string | null;
   /** Filled by restore drills; null until one has run. */
   lastVerifiedBackup: { id: string; at: string; verified: boolean } | null;
   createdAt: string;
@@ -39,6 +41,7 @@ export interface Target {
 export interface TargetInput {
   name?: string;
   secretRef?: string;
+  adminSecretRef?: string | null;
   host?: string | null;
   port?: number | null;
   database?: string | null;
@@ -55,6 +58,7 @@ export const toTarget = (r: TargetRow): Target => ({
   database: r.database,
   sslMode: r.ssl_mode as SslMode,
   secretRef: r.secret_ref,
+  adminSecretRef: r.admin_secret_ref,
   lastVerifiedBackup: r.last_verified_backup
     ? { ...r.last_verified_backup, at: new Date(r.last_verified_backup.at).toISOString() }
     : null,
@@ -70,6 +74,7 @@ function validated(f: TargetFields): TargetFields {
     );
   }
   parseSecretRef(f.secretRef);
+  if (f.adminSecretRef !== null) parseSecretRef(f.adminSecretRef);
   if (f.host !== null) assertPlausibleHost(f.host);
   if (f.port !== null && (!Number.isInteger(f.port) || f.port < 1 || f.port > 65535)) {
     throw Errors.validation('port must be a whole number from 1 to 65535');
@@ -91,12 +96,17 @@ export async function createTarget(ctx: Ctx, input: TargetInput): Promise<Target
   const fields = validated({
     name: input.name ?? '',
     secretRef: input.secretRef ?? '',
+    adminSecretRef: input.adminSecretRef ?? null,
     host: input.host ?? null,
     port: input.port ?? null,
     database: input.database ?? null,
     sslMode: input.sslMode ?? 'require',
   });
-  await vetTargetSecret(ctx.services, scope.tenantId, { ...fields, secret_ref: fields.secretRef });
+  await vetTargetSecret(ctx.services, scope.tenantId, {
+    ...fields,
+    secret_ref: fields.secretRef,
+    admin_secret_ref: fields.adminSecretRef,
+  });
   try {
     const row = await inTenantScope(ctx.pool, scope, (tx) => tx.one<TargetRow>(insertTarget(scope.tenantId, fields)));
     if (!row) throw Errors.internal();
@@ -151,14 +161,24 @@ export async function updateTarget(ctx: Ctx, id: string, patch: TargetInput): Pr
   const fields = validated({
     name: patch.name ?? current.name,
     secretRef: patch.secretRef ?? current.secret_ref,
+    adminSecretRef: patch.adminSecretRef === undefined ? current.admin_secret_ref : patch.adminSecretRef,
     host: patch.host === undefined ? current.host : patch.host,
     port: patch.port === undefined ? current.port : patch.port,
     database: patch.database === undefined ? current.database : patch.database,
     sslMode: patch.sslMode ?? current.ssl_mode,
   });
   // A rename needs no secret; a changed ref or address is checked as on create (every use checks again).
-  if (fields.secretRef !== current.secret_ref || fields.host !== current.host || fields.port !== current.port) {
-    await vetTargetSecret(ctx.services, current.tenant_id, { ...fields, secret_ref: fields.secretRef });
+  if (
+    fields.secretRef !== current.secret_ref ||
+    fields.adminSecretRef !== current.admin_secret_ref ||
+    fields.host !== current.host ||
+    fields.port !== current.port
+  ) {
+    await vetTargetSecret(ctx.services, current.tenant_id, {
+      ...fields,
+      secret_ref: fields.secretRef,
+      admin_secret_ref: fields.adminSecretRef,
+    });
   }
   try {
     const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<TargetRow>(updateTargetSql(id, fields)));

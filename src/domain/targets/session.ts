@@ -38,6 +38,17 @@ export function assertSecretAddress(
   }
 }
 
+/** Both of a target's secrets (backups' and role work's) must name one server where both name it. */
+function assertSameServer(name: string, secret: DbSecret, admin: DbSecret): void {
+  const hosts = secret.host !== undefined && admin.host !== undefined && !sameHost(secret.host, admin.host);
+  const ports = secret.port !== undefined && admin.port !== undefined && secret.port !== admin.port;
+  if (hosts || ports) {
+    throw Errors.secretAddressMismatch(
+      `Target '${name}': its admin secret is for ${admin.host ?? '(any host)'}:${admin.port ?? '(any port)'}, but its secret is for ${secret.host ?? '(any host)'}:${secret.port ?? '(any port)'}; both must name the same server.`,
+    );
+  }
+}
+
 /** Where a target really is: its own fields first, the secret's (RDS shape) for whatever it leaves out. */
 export function targetEndpoint(target: TargetRow, secret: DbSecret): TargetEndpoint {
   assertSecretAddress(target, secret);
@@ -79,7 +90,21 @@ export async function withTargetAccess<T>(
   use: (access: TargetAccess) => Promise<T>,
 ): Promise<T> {
   await services.secretBinding.assertBound(target.tenant_id, target.secret_ref);
-  return withSecretAccess(services, target, use, true);
+  return withSecretAccess(services, target, target.secret_ref, use, true);
+}
+
+/**
+ * withTargetAccess with another of the target's secrets (the admin credential of role work): the same
+ * tenant binding, address rule, network policy and rotation retry, for `secretRef` instead of secret_ref.
+ */
+export async function withTargetSecretAccess<T>(
+  services: Services,
+  target: TargetRow,
+  secretRef: string,
+  use: (access: TargetAccess) => Promise<T>,
+): Promise<T> {
+  await services.secretBinding.assertBound(target.tenant_id, secretRef);
+  return withSecretAccess(services, target, secretRef, use, true);
 }
 
 /**
@@ -91,17 +116,18 @@ export function withOperatorServerAccess<T>(
   server: TargetRow,
   use: (access: TargetAccess) => Promise<T>,
 ): Promise<T> {
-  return withSecretAccess(services, server, use, false);
+  return withSecretAccess(services, server, server.secret_ref, use, false);
 }
 
 function withSecretAccess<T>(
   services: Services,
   target: TargetRow,
+  secretRef: string,
   use: (access: TargetAccess) => Promise<T>,
   tenantOwned: boolean,
 ): Promise<T> {
   return services.secrets.withRotationRetry(
-    target.secret_ref,
+    secretRef,
     async (secret) => {
       const endpoint = targetEndpoint(target, secret);
       const checked = await resolveTargetAddress(endpoint.host, services.network);
@@ -116,15 +142,23 @@ function withSecretAccess<T>(
  * Target create and update: refuse early what every use would refuse. The secret must be the tenant's
  * (PGS_SECRET_NOT_FOUND otherwise, like a missing one), the target may not move its credentials
  * (PGS_SECRET_ADDRESS_MISMATCH), and where its address resolves now, it may not be pgsteward's own.
+ * An admin secret is held to the same rules, and where both secrets name a host or port, they must name
+ * the same server: role work must happen on the server the target backs up.
  */
 export async function vetTargetSecret(
   services: Services,
   tenantId: string,
-  target: Pick<TargetRow, 'name' | 'host' | 'port' | 'secret_ref'>,
+  target: Pick<TargetRow, 'name' | 'host' | 'port' | 'secret_ref'> & { admin_secret_ref?: string | null },
 ): Promise<void> {
   await services.secretBinding.assertBound(tenantId, target.secret_ref);
   const secret = await services.secrets.get(target.secret_ref);
   assertSecretAddress(target, secret);
+  if (target.admin_secret_ref) {
+    await services.secretBinding.assertBound(tenantId, target.admin_secret_ref);
+    const admin = await services.secrets.get(target.admin_secret_ref);
+    assertSecretAddress(target, admin);
+    assertSameServer(target.name, secret, admin);
+  }
   const host = target.host ?? secret.host;
   if (host === undefined) return;
   // Unresolvable or refused by the network policy: every use refuses it, with that reason.
