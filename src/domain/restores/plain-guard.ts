@@ -28,7 +28,21 @@
  * The scan works on bytes (latin1), so multibyte UTF-8 characters are just high bytes, as for psql.
  */
 
+import {
+  copyFromStdinTable,
+  DOLLAR_TAG,
+  isDigit,
+  isIdentChar,
+  isIdentStart,
+  isSpace,
+  RESTRICT_LINE,
+  ROUTINE_WORDS,
+  STRING_PREFIXES,
+  type Token,
+  unsafeClientEncoding,
+} from './plain-dump-lexicon.js';
 import { rolesInSqlLine } from './role-names.js';
+import { UnrestrictOccurrences } from './unrestrict-occurrences.js';
 
 export interface PlainDumpRefusal {
   line: number;
@@ -60,40 +74,7 @@ export class PlainDumpRefused extends Error {
 }
 
 type Mode = 'normal' | 'squote' | 'equote' | 'dquote' | 'dollar' | 'block' | 'copy';
-type Token =
-  | { kind: 'word'; text: string }
-  | { kind: 'ident'; text: string }
-  | { kind: 'string'; text: string }
-  | { kind: 'sym'; text: string };
 
-// psqlscan.l's ident_start and ident_cont, on latin1 code units.
-const isIdentStart = (code: number): boolean =>
-  (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || (code >= 0x80 && code <= 0xff);
-const isDigit = (code: number): boolean => code >= 48 && code <= 57;
-const isIdentChar = (code: number): boolean => isIdentStart(code) || isDigit(code) || code === 36;
-/** psql's whitespace: space, \t, \n, \r, \f (and \v, which it takes as an operator; never in a dump). */
-const isSpace = (code: number): boolean => code === 32 || (code >= 9 && code <= 13);
-/** Letters that, directly before a quote, start a string (E'', N'', B'', X'') rather than an identifier. */
-const STRING_PREFIXES = new Set(['e', 'n', 'b', 'x']);
-const ROUTINE_WORDS = new Set(['create', 'function', 'procedure', 'or', 'replace']);
-const DOLLAR_TAG = /^\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$/;
-const RESTRICT_LINE = /^\\(?:restrict|unrestrict) [A-Za-z0-9]+\r?\n?$/;
-/** Client-only encodings whose second bytes include 0x5C (backslash): psql would scan them differently. */
-const UNSAFE_ENCODINGS = new Set([
-  'SJIS',
-  'SHIFTJIS',
-  'SHIFTJIS2004',
-  'BIG5',
-  'GBK',
-  'UHC',
-  'GB18030',
-  'JOHAB',
-  'WIN932',
-  'WIN936',
-  'WIN949',
-  'WIN950',
-  'MSKANJI',
-]);
 /** A normal-mode line longer than this is refused rather than buffered (COPY data is never buffered). */
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
 const MAX_TOKENS = 64;
@@ -114,10 +95,8 @@ export class PlainDumpGuard {
   #copyLineLength = 0;
   #copy: CopyBlock | null = null;
   #stringText = '';
-  /** The raw scan for `\\unrestrict` (see #scanRaw): the last bytes seen, bytes seen, matches to account for. */
-  #rawTail = '';
-  #rawSeen = 0;
-  #unrestrictAt: number[] = [];
+  /** Every `\\unrestrict` in the raw bytes, each of which must turn out to be pg_dump's own line. */
+  readonly #unrestricts = new UnrestrictOccurrences();
   readonly outline: PlainDumpOutline = { statementEnds: [], copies: [], restrictLines: [], roles: new Set() };
 
   /** `trackBeginBlocks`: psql 14+ keeps `BEGIN ATOMIC ... END` bodies in one statement. */
@@ -126,7 +105,7 @@ export class PlainDumpGuard {
   /** Feed the next bytes; throws PlainDumpRefused at the first refused construct. */
   feed(chunk: Buffer): void {
     const text = chunk.toString('latin1');
-    this.#scanRaw(text);
+    if (!this.#unrestricts.scan(text)) this.#refuse('\\unrestrict inside a line');
     let pos = 0;
     while (pos < text.length) {
       this.#checkUnrestrict();
@@ -166,29 +145,9 @@ export class PlainDumpGuard {
     return this.outline;
   }
 
-  /**
-   * psql before 15.19 (14.24, 16.15, 17.11, 18.6) runs backquoted shell commands in `\\unrestrict`'s
-   * argument even in restricted mode. So, whatever the lexers make of the text around it, `\\unrestrict`
-   * may appear only as pg_dump's own line: every occurrence in the raw bytes must start a line that the
-   * scan then accepts as one (#checkUnrestrict).
-   */
-  #scanRaw(text: string): void {
-    const needle = '\\unrestrict';
-    const hay = this.#rawTail + text;
-    const base = this.#rawSeen - this.#rawTail.length;
-    for (let at = hay.indexOf(needle); at !== -1; at = hay.indexOf(needle, at + 1)) {
-      if (at + needle.length <= this.#rawTail.length) continue; // found with the previous chunk
-      const atLineStart = at === 0 ? base === 0 : hay[at - 1] === '\n';
-      if (!atLineStart) this.#refuse('\\unrestrict inside a line');
-      this.#unrestrictAt.push(base + at);
-    }
-    this.#rawSeen += text.length;
-    this.#rawTail = hay.slice(-needle.length);
-  }
-
   /** Every `\\unrestrict` before the current line (or before the end) was a line of pg_dump's own. */
   #checkUnrestrict(atEnd = false): void {
-    const first = this.#unrestrictAt[0];
+    const first = this.#unrestricts.first;
     if (first !== undefined && (atEnd || first < this.#offset)) this.#refuse('\\unrestrict in text or data');
   }
 
@@ -354,7 +313,7 @@ export class PlainDumpGuard {
       if (c === '\\') {
         if (i === 0 && RESTRICT_LINE.test(line) && this.#tokens.length === 0) {
           this.outline.restrictLines.push({ start: this.#offset, end: this.#offset + line.length });
-          if (this.#unrestrictAt[0] === this.#offset) this.#unrestrictAt.shift();
+          this.#unrestricts.accept(this.#offset);
           return line.length;
         }
         const name = /^\\([A-Za-z!?]+|.)/.exec(line.slice(i, i + 32))?.[1] ?? '';
@@ -486,53 +445,8 @@ export class PlainDumpGuard {
       this.#copy = { table, start: endOffset, end: endOffset };
       return;
     }
-    if (tokens.some((t) => t.kind === 'word' && (t.text === 'CLIENT_ENCODING' || t.text === 'NAMES'))) {
-      const value = tokens.find(
-        (t) =>
-          t.kind === 'string' ||
-          (t.kind === 'word' &&
-            t.text !== 'SET' &&
-            t.text !== 'CLIENT_ENCODING' &&
-            t.text !== 'NAMES' &&
-            t.text !== 'TO' &&
-            t.text !== 'SESSION' &&
-            t.text !== 'LOCAL'),
-      );
-      const name = (value?.text ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
-      if (UNSAFE_ENCODINGS.has(name)) this.#refuse(`client encoding ${name}`);
-    }
+    const encoding = unsafeClientEncoding(tokens);
+    if (encoding !== null) this.#refuse(`client encoding ${encoding}`);
     this.outline.statementEnds.push(endOffset);
   }
-}
-
-/** `COPY name[.name...] [(cols)] FROM STDIN ...` -> the table as written; anything else -> null. */
-function copyFromStdinTable(tokens: Token[]): string | null {
-  let i = 1;
-  const name: string[] = [];
-  for (;;) {
-    const t = tokens[i];
-    if (t?.kind === 'word') name.push(t.text.toLowerCase());
-    else if (t?.kind === 'ident') name.push(t.text);
-    else return null;
-    i++;
-    if (tokens[i]?.kind === 'sym' && tokens[i]?.text === '.') {
-      i++;
-      continue;
-    }
-    break;
-  }
-  if (tokens[i]?.kind === 'sym' && tokens[i]?.text === '(') {
-    // Column names only: words, quoted identifiers and commas, up to the closing parenthesis.
-    i++;
-    while (tokens[i] && !(tokens[i]?.kind === 'sym' && tokens[i]?.text === ')')) {
-      const t = tokens[i];
-      if (!(t?.kind === 'word' || t?.kind === 'ident' || (t?.kind === 'sym' && t.text === ','))) return null;
-      i++;
-    }
-    i++;
-  }
-  const from = tokens[i];
-  const stdin = tokens[i + 1];
-  if (from?.kind !== 'word' || from.text !== 'FROM' || stdin?.kind !== 'word' || stdin.text !== 'STDIN') return null;
-  return name.join('.');
 }
