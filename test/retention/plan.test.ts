@@ -19,7 +19,7 @@ const candidate = fc.record({
   // Up to three years back, at any millisecond: histories cross days, weeks, months, years and DST shifts.
   ageMs: fc.integer({ min: 0, max: YEAR_MS }),
   scheduled: fc.boolean(),
-  pinned: fc.boolean({ weight: 1 } as never) as fc.Arbitrary<boolean>,
+  pinned: fc.boolean(),
   verified: fc.boolean(),
   inUse: fc.boolean(),
 });
@@ -154,5 +154,8 @@ t.test('manual backups answer only to maxAgeDays; no rules at all keep everythin
     ['a:keep:newest+keepLast', 'b:keep:manual', 'c:delete:maxAgeDays', 'd:keep:pinned'],
   );
   const none = planRetention(cs, {}, 'UTC', now);
-  t.ok(none.every((e) => e.action === 'keep'), 'an empty retention deletes nothing');
+  t.ok(
+    none.every((e) => e.action === 'keep'),
+    'an empty retention deletes nothing',
+  );
 });
