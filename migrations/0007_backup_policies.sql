@@ -69,8 +69,9 @@ ALTER TABLE backups ADD CONSTRAINT backups_status_check
 ALTER TABLE backups DROP CONSTRAINT backups_live_have_target;
 ALTER TABLE backups ADD CONSTRAINT backups_live_have_target
   CHECK (status IN ('deleted', 'expired') OR target_id IS NOT NULL);
-CREATE INDEX backups_policy_tick ON backups (policy_id, tick) WHERE policy_id IS NOT NULL;
+-- One backup per policy and tick, whatever else goes wrong (backup_policy_runs' key says the same).
+CREATE UNIQUE INDEX backups_policy_tick ON backups (policy_id, tick) WHERE policy_id IS NOT NULL;
 
 -- Retention's question for every candidate: "is a queued or running job reading (or writing) backup X?"
 -- (restores and drills name it in subjects, as the backup job itself does). See 0006.
-CREATE INDEX jobs_running_backup ON jobs ((subjects ->> 'backup')) WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS jobs_running_backup ON jobs ((subjects ->> 'backup')) WHERE status IN ('queued', 'running');
