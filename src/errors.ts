@@ -59,22 +59,12 @@ export const Errors = {
     'Not Found',
     (method: string, url: string) => `No route ${method} ${url}.`,
   ),
-  tenantNotFound: defineError(
-    'PGS_TENANT_NOT_FOUND',
-    404,
-    'Not Found',
-    (id: string) => `Tenant '${id}' was not found.`,
-  ),
+  tenantNotFound: defineError('PGS_TENANT_NOT_FOUND', 404, 'Not Found', (id: string) => `Tenant '${id}' was not found.`),
   tenantExists: defineError('PGS_TENANT_EXISTS', 409, 'Conflict', (id: string) => `Tenant '${id}' already exists.`),
   conflict: defineError('PGS_CONFLICT', 409, 'Conflict', (detail: string) => detail),
   invalidCursor: defineError('PGS_INVALID_CURSOR', 400, 'Bad Request', () => 'The cursor is not one this API issued.'),
   payloadTooLarge: defineError('PGS_PAYLOAD_TOO_LARGE', 413, 'Payload Too Large', (detail: string) => detail),
-  unsupportedMediaType: defineError(
-    'PGS_UNSUPPORTED_MEDIA_TYPE',
-    415,
-    'Unsupported Media Type',
-    (detail: string) => detail,
-  ),
+  unsupportedMediaType: defineError('PGS_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported Media Type', (detail: string) => detail),
   graphqlBatchTooLarge: defineError(
     'PGS_GRAPHQL_BATCH_TOO_LARGE',
     400,
@@ -133,12 +123,7 @@ export const Errors = {
     (ref: string, which: string) => `Secret '${ref}' has no version ${which}.`,
   ),
   // Targets.
-  targetNotFound: defineError(
-    'PGS_TARGET_NOT_FOUND',
-    404,
-    'Not Found',
-    (id: string) => `Target '${id}' was not found.`,
-  ),
+  targetNotFound: defineError('PGS_TARGET_NOT_FOUND', 404, 'Not Found', (id: string) => `Target '${id}' was not found.`),
   targetExists: defineError(
     'PGS_TARGET_EXISTS',
     409,
@@ -166,12 +151,7 @@ export const Errors = {
     (id: string, status: string) => `Job '${id}' is ${status} and can no longer be cancelled.`,
   ),
   // Backups.
-  backupNotFound: defineError(
-    'PGS_BACKUP_NOT_FOUND',
-    404,
-    'Not Found',
-    (id: string) => `Backup '${id}' was not found.`,
-  ),
+  backupNotFound: defineError('PGS_BACKUP_NOT_FOUND', 404, 'Not Found', (id: string) => `Backup '${id}' was not found.`),
   backupNotDeletable: defineError(
     'PGS_BACKUP_NOT_DELETABLE',
     409,
@@ -250,12 +230,7 @@ export const Errors = {
   ),
   // Restores and drills. These answer the request itself; what fails inside a running job is a
   // TaskFailures entry (below).
-  restoreNotFound: defineError(
-    'PGS_RESTORE_NOT_FOUND',
-    404,
-    'Not Found',
-    (id: string) => `Restore '${id}' was not found.`,
-  ),
+  restoreNotFound: defineError('PGS_RESTORE_NOT_FOUND', 404, 'Not Found', (id: string) => `Restore '${id}' was not found.`),
   backupNotRestorable: defineError(
     'PGS_BACKUP_NOT_AVAILABLE',
     409,
@@ -357,11 +332,7 @@ export const TaskFailures = {
     final,
   ),
   // What the job was queued for is gone or has changed.
-  backupNotPending: defineTaskFailure(
-    'PGS_BACKUP_NOT_FOUND',
-    (id: string) => `Backup '${id}' is no longer pending.`,
-    final,
-  ),
+  backupNotPending: defineTaskFailure('PGS_BACKUP_NOT_FOUND', (id: string) => `Backup '${id}' is no longer pending.`, final),
   backupGone: defineTaskFailure('PGS_BACKUP_NOT_FOUND', (id: string) => `Backup '${id}' was not found.`, final),
   backupNoLongerAvailable: defineTaskFailure(
     'PGS_BACKUP_NOT_AVAILABLE',
@@ -373,11 +344,7 @@ export const TaskFailures = {
     (id: string, status: string) => `Backup '${id}' is ${status}; it cannot be verified.`,
     final,
   ),
-  restoreNotPending: defineTaskFailure(
-    'PGS_RESTORE_NOT_FOUND',
-    (id: string) => `Restore '${id}' is no longer pending.`,
-    final,
-  ),
+  restoreNotPending: defineTaskFailure('PGS_RESTORE_NOT_FOUND', (id: string) => `Restore '${id}' is no longer pending.`, final),
   restoreTargetGone: defineTaskFailure('PGS_TARGET_NOT_FOUND', () => 'The target to restore onto was deleted.', final),
   backupTargetGone: defineTaskFailure(
     'PGS_TARGET_NOT_FOUND',
@@ -397,11 +364,7 @@ export const TaskFailures = {
     final,
   ),
   // Restores, and the restore inside a drill.
-  artifactMissing: defineTaskFailure(
-    'PGS_ARTIFACT_MISSING',
-    () => "The backup's artifact is missing from storage.",
-    final,
-  ),
+  artifactMissing: defineTaskFailure('PGS_ARTIFACT_MISSING', () => "The backup's artifact is missing from storage.", final),
   artifactNotRecorded: defineTaskFailure('PGS_ARTIFACT_MISSING', () => 'The backup records no artifact.', final),
   artifactCorrupt: defineTaskFailure(
     'PGS_ARTIFACT_CORRUPT',
