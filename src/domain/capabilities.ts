@@ -1,3 +1,4 @@
+import { backupPolicies } from './backup-policies/capability.js';
 import { backups } from './backups/capability.js';
 import type { Capability } from './capability.js';
 import { drills } from './drills/capability.js';
@@ -5,4 +6,4 @@ import { restores } from './restores/capability.js';
 import { roles } from './roles/capability.js';
 
 /** Every capability the runtime knows: adding one is its folder plus a line here. */
-export const capabilities: readonly Capability[] = [backups, restores, drills, roles];
+export const capabilities: readonly Capability[] = [backups, restores, drills, roles, backupPolicies];

@@ -414,6 +414,53 @@ export interface paths {
         delete: operations["deleteBackup"];
         options?: never;
         head?: never;
+        /** Pin or unpin a backup; a pinned backup is kept whatever retention says. */
+        patch: operations["updateBackup"];
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/backup-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A target's backup policy, with its next and last run.
+         * @description 404 PGS_BACKUP_POLICY_NOT_FOUND when the target has none.
+         */
+        get: operations["getBackupPolicy"];
+        /**
+         * Set (create or replace) a target's backup schedule and retention.
+         * @description At every tick one scheduler (a single leader across replicas) takes one backup with `options`,
+         *     an ordinary backup job marked with the policy and tick. Ticks missed while no scheduler ran
+         *     collapse into one; a tick while the previous scheduled backup still runs is recorded as skipped.
+         *     Setting the policy restarts the count from now. 400 PGS_INVALID_SCHEDULE, PGS_INVALID_TIMEZONE or
+         *     PGS_VALIDATION for bad input.
+         */
+        put: operations["setBackupPolicy"];
+        post?: never;
+        /** Stop scheduled backups and retention for a target; its backups stay. */
+        delete: operations["deleteBackupPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/backup-policy/retention-plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Dry run of retention now, which backups it keeps (by which rules) and which it deletes. */
+        get: operations["getRetentionPlan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -606,8 +653,11 @@ export interface components {
          * @enum {string}
          */
         BackupFormat: "custom" | "plain" | "directory" | "tar";
-        /** @enum {string} */
-        BackupStatus: "pending" | "running" | "available" | "failed" | "deleted";
+        /**
+         * @description expired, removed by retention (artifacts gone, record kept, expiredRule says why).
+         * @enum {string}
+         */
+        BackupStatus: "pending" | "running" | "available" | "failed" | "deleted" | "expired";
         /**
          * @description Exact names, not patterns: a table is `schema.table`, or `table` meaning `public.table`. A name
          *     the target does not have answers 422 PGS_UNKNOWN_RELATION.
@@ -711,6 +761,28 @@ export interface components {
             lastVerifiedAt: string | null;
             /** @description What that drill found; null until one has run. */
             lastVerification: null | components["schemas"]["Verification"];
+            /** @description Kept whatever retention says (PATCH /v1/backups/{backupId}). */
+            pinned: boolean;
+            /**
+             * Format: uuid
+             * @description The backup policy that made it; null for a manual backup.
+             */
+            policyId: string | null;
+            /**
+             * Format: date-time
+             * @description The schedule tick that made it.
+             */
+            tick: string | null;
+            /**
+             * @description The retention rule that expired it (maxAgeDays, unmatched), or `failed` once a failed backup's
+             *     leftovers were swept.
+             */
+            expiredRule: string | null;
+            /**
+             * Format: date-time
+             * @description When its artifacts were removed.
+             */
+            expiredAt: string | null;
         };
         /**
          * @description A restore drill's findings. `verified` is true when every count recorded at backup time matched
@@ -918,6 +990,115 @@ export interface components {
                 applied: number;
                 known: number;
             };
+        };
+        /**
+         * @description Grandfather-father-son retention, counted in the policy's time zone. For each of the newest N
+         *     days (weeks, months, years) holding an available scheduled backup, the newest such backup of that
+         *     period is kept; keepLast keeps the newest N whatever their period. maxAgeDays deletes what is older,
+         *     even where a period rule would keep it, and is the only rule for manual backups. Never deleted:
+         *     the newest available backup, the newest one a drill verified, a pinned one, one a running restore
+         *     or drill reads. `{}` keeps everything.
+         */
+        Retention: {
+            keepLast?: number | null;
+            keepDaily?: number | null;
+            /** @description ISO weeks, Monday first. */
+            keepWeekly?: number | null;
+            keepMonthly?: number | null;
+            keepYearly?: number | null;
+            maxAgeDays?: number | null;
+        };
+        BackupPolicyInput: {
+            /**
+             * @description Five-field cron (minute hour day-of-month month day-of-week), e.g. `0 2 * * *`, or a nickname
+             *     such as `@daily`. A seconds field is refused. Invalid answers 400 PGS_INVALID_SCHEDULE.
+             */
+            schedule: string;
+            /**
+             * @description IANA time zone for the schedule and the retention periods. Unknown zones answer 400 PGS_INVALID_TIMEZONE.
+             * @default UTC
+             */
+            timezone: string;
+            options?: components["schemas"]["BackupOptions"];
+            retention?: components["schemas"]["Retention"];
+            /** @description Start a restore drill after every Nth scheduled backup that succeeds; null never. */
+            verifyEvery?: number | null;
+            /**
+             * @description A disabled policy takes no backups and its retention deletes nothing.
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** @description The newest tick the scheduler acted on, and how it went. */
+        BackupPolicyRun: {
+            /** Format: date-time */
+            tick: string;
+            /**
+             * @description skipped (the previous scheduled backup still ran), or the status of the backup it started.
+             * @enum {string}
+             */
+            outcome: "skipped" | "pending" | "running" | "succeeded" | "failed";
+            /** @description Why the tick was skipped. */
+            reason: string | null;
+            /** Format: uuid */
+            backupId: string | null;
+        };
+        BackupPolicy: {
+            /** Format: uuid */
+            targetId: string;
+            schedule: string;
+            timezone: string;
+            options: components["schemas"]["AppliedBackupOptions"];
+            retention: components["schemas"]["Retention"];
+            verifyEvery: number | null;
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description The last tick acted on (or when the policy was set; earlier ticks never fire).
+             */
+            lastTick: string | null;
+            /**
+             * Format: date-time
+             * @description When the next backup is due; null when disabled.
+             */
+            nextRun: string | null;
+            lastRun: null | components["schemas"]["BackupPolicyRun"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        RetentionPlanItem: {
+            /** Format: uuid */
+            backupId: string;
+            /** Format: date-time */
+            createdAt: string;
+            status: components["schemas"]["BackupStatus"];
+            /** @description Made by a schedule; manual backups answer only to maxAgeDays. */
+            scheduled: boolean;
+            /** @enum {string} */
+            action: "keep" | "delete";
+            /**
+             * @description Every rule that keeps the backup, or the one that deletes it: maxAgeDays (too old) or unmatched
+             *     (kept by no rule).
+             */
+            rules: ("keepLast" | "keepDaily" | "keepWeekly" | "keepMonthly" | "keepYearly" | "newest" | "verified" | "pinned" | "in-use" | "manual" | "no-rules" | "in-progress" | "maxAgeDays" | "unmatched")[];
+        };
+        RetentionPlan: {
+            /** Format: uuid */
+            targetId: string;
+            timezone: string;
+            retention: components["schemas"]["Retention"];
+            /** @description False: the sweep deletes nothing while the policy is disabled. */
+            enabled: boolean;
+            /** Format: date-time */
+            evaluatedAt: string;
+            /** @description Every live (available, pending or running) backup of the target, newest first. */
+            items: components["schemas"]["RetentionPlanItem"][];
+        };
+        BackupPatch: {
+            /** @description A pinned backup is kept whatever retention says. */
+            pinned: boolean;
         };
     };
     responses: {
@@ -1744,6 +1925,150 @@ export interface operations {
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                backupId: components["parameters"]["BackupIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackupPatch"];
+            };
+        };
+        responses: {
+            /** @description The backup. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Backup"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getBackupPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupPolicy"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    setBackupPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackupPolicyInput"];
+            };
+        };
+        responses: {
+            /** @description The policy as set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupPolicy"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteBackupPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getRetentionPlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPlan"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

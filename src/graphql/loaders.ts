@@ -1,4 +1,5 @@
 import type { Loader, MercuriusLoaders } from 'mercurius';
+import { getBackupPoliciesByTargets } from '../domain/backup-policies/service.js';
 import { type Backup, getBackupsByIds } from '../domain/backups/service.js';
 import type { Ctx } from '../domain/context.js';
 import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
@@ -48,5 +49,8 @@ export const loaders: MercuriusLoaders = {
     job: batchLoader(getJobsByIds, (b: Backup) => b.jobId),
   },
   Restore: { job: batchLoader(getJobsByIds, (r: Restore) => r.jobId) },
-  Target: { drillPolicy: batchLoader(getDrillPoliciesByTargets, (t: Target) => t.id) },
+  Target: {
+    drillPolicy: batchLoader(getDrillPoliciesByTargets, (t: Target) => t.id),
+    backupPolicy: batchLoader(getBackupPoliciesByTargets, (t: Target) => t.id),
+  },
 };

@@ -12,6 +12,7 @@ import { rejectUnstorableInput } from './input-guard.js';
 import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
 import { auditMutations } from './mutation-audit.js';
+import { backupPolicyResolvers } from './resolvers/backup-policies.js';
 import { backupResolvers } from './resolvers/backups.js';
 import { drillResolvers } from './resolvers/drills.js';
 import { jobResolvers } from './resolvers/jobs.js';
@@ -35,6 +36,7 @@ const resolvers = auditMutations(
     backupResolvers,
     restoreResolvers,
     drillResolvers,
+    backupPolicyResolvers,
     jobUpdateResolvers,
   ),
 );

@@ -7,6 +7,13 @@ import { requireScopes } from '../domain/context.js';
 import { Errors } from '../errors.js';
 import { listOperations, type OpenApiDocument, type OperationInfo } from './contract.js';
 import { listAuditEventsHandler } from './handlers/audit.js';
+import {
+  deleteBackupPolicyHandler,
+  getBackupPolicyHandler,
+  getRetentionPlanHandler,
+  setBackupPolicyHandler,
+  updateBackupHandler,
+} from './handlers/backup-policies.js';
 import { deleteBackupHandler, getBackupHandler, listBackupsHandler, startBackupHandler } from './handlers/backups.js';
 import {
   deleteDrillPolicyHandler,
@@ -111,6 +118,11 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     getDrillPolicy: getDrillPolicyHandler,
     setDrillPolicy: setDrillPolicyHandler,
     deleteDrillPolicy: deleteDrillPolicyHandler,
+    getBackupPolicy: getBackupPolicyHandler,
+    setBackupPolicy: setBackupPolicyHandler,
+    deleteBackupPolicy: deleteBackupPolicyHandler,
+    getRetentionPlan: getRetentionPlanHandler,
+    updateBackup: updateBackupHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

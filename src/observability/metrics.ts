@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { backupPolicyMetrics } from './backup-policy-metrics.js';
 
 /** Prometheus metrics at GET /metrics: process metrics plus HTTP request counts and latencies. */
 export function registerMetrics(app: FastifyInstance): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pgsteward_' });
+  registry.registerMetric(backupPolicyMetrics.scheduled);
+  registry.registerMetric(backupPolicyMetrics.expired);
   const labelNames = ['method', 'route', 'status_code'] as const;
   const duration = new Histogram({
     name: 'pgsteward_http_request_duration_seconds',

@@ -2,7 +2,7 @@ import type { Sql } from '../../db/tenant-scope.js';
 import type { StoredVerification } from '../drills/verification.js';
 import type { BackupOptions } from './options.js';
 
-export type BackupStatus = 'pending' | 'running' | 'available' | 'failed' | 'deleted';
+export type BackupStatus = 'pending' | 'running' | 'available' | 'failed' | 'deleted' | 'expired';
 
 export interface BackupRow {
   id: string;
@@ -25,14 +25,40 @@ export interface BackupRow {
   /** The newest restore drill of this backup (domain/drills), and what it found. */
   last_verified_at: Date | null;
   last_verification: StoredVerification | null;
+  /** The backup policy and tick that made it (domain/backup-policies); null for a manual backup. */
+  policy_id: string | null;
+  tick: Date | null;
+  pinned: boolean;
+  /** Retention's rule, set when it decided to expire the backup; expired_at once its objects are gone. */
+  expired_rule: string | null;
+  expired_at: Date | null;
 }
 
 const COLUMNS = `id, tenant_id, target_id, job_id, status, format, options, artifact_key, size_bytes, sha256,
-  server_version, tool_version, tables, globals, error, created_at, completed_at, last_verified_at, last_verification`;
+  server_version, tool_version, tables, globals, error, created_at, completed_at, last_verified_at, last_verification,
+  policy_id, tick, pinned, expired_rule, expired_at`;
 
-export const insertBackup = (tenantId: string, targetId: string, options: BackupOptions): Sql => ({
-  text: `INSERT INTO backups (tenant_id, target_id, format, options) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-  values: [tenantId, targetId, options.format, JSON.stringify(options)],
+export const insertBackup = (
+  tenantId: string,
+  targetId: string,
+  options: BackupOptions,
+  schedule?: { policyId: string; tick: Date },
+): Sql => ({
+  text: `INSERT INTO backups (tenant_id, target_id, format, options, policy_id, tick) VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING ${COLUMNS}`,
+  values: [
+    tenantId,
+    targetId,
+    options.format,
+    JSON.stringify(options),
+    schedule?.policyId ?? null,
+    schedule?.tick ?? null,
+  ],
+});
+
+export const setBackupPinned = (id: string, pinned: boolean): Sql => ({
+  text: `UPDATE backups SET pinned = $2 WHERE id = $1 RETURNING ${COLUMNS}`,
+  values: [id, pinned],
 });
 
 export const setBackupJob = (backupId: string, jobId: string): Sql => ({

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { inTenantScope, type Tx } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { enqueueTask } from '../../jobs/task.js';
+import type { Job } from '../../jobs/types.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import type { StoredVerification } from '../drills/verification.js';
 import { isUuid } from '../ids.js';
@@ -24,6 +25,7 @@ import {
   selectBackupsByIds,
   selectIdempotencyKey,
   setBackupJob,
+  setBackupPinned,
 } from './queries.js';
 import { backupTask } from './run-backup.js';
 
@@ -50,6 +52,14 @@ export interface Backup {
   /** When a restore drill last checked this backup, and what it found (see domain/drills). */
   lastVerifiedAt: string | null;
   lastVerification: StoredVerification | null;
+  /** Kept whatever retention says (PATCH /v1/backups/{id}). */
+  pinned: boolean;
+  /** The backup policy and tick that made it; both null for a manual backup. */
+  policyId: string | null;
+  tick: string | null;
+  /** The retention rule that expired it, and when its artifacts were removed; null while it is kept. */
+  expiredRule: string | null;
+  expiredAt: string | null;
 }
 
 export const toBackup = (r: BackupRow): Backup => ({
@@ -74,6 +84,11 @@ export const toBackup = (r: BackupRow): Backup => ({
   completedAt: r.completed_at?.toISOString() ?? null,
   lastVerifiedAt: r.last_verified_at?.toISOString() ?? null,
   lastVerification: r.last_verification,
+  pinned: r.pinned,
+  policyId: r.policy_id,
+  tick: r.tick?.toISOString() ?? null,
+  expiredRule: r.expired_rule,
+  expiredAt: r.expired_at?.toISOString() ?? null,
 });
 
 const requestHash = (targetId: string, options: BackupOptions) =>
@@ -112,15 +127,7 @@ export async function startBackup(
   }
   try {
     return await inTenantScope(ctx.pool, scope, async (tx) => {
-      const backup = await tx.one<BackupRow>(insertBackup(scope.tenantId, target.id, options));
-      if (!backup) throw Errors.internal();
-      const job = await enqueueTask(tx, backupTask, {
-        tenantId: scope.tenantId,
-        targetId: target.id,
-        subjects: { backup: backup.id },
-        payload: { backupId: backup.id },
-      });
-      await tx.rows(setBackupJob(backup.id, job.id));
+      const { job } = await enqueueBackup(tx, scope.tenantId, target.id, options);
       if (idempotencyKey !== undefined) {
         await tx.rows(insertIdempotencyKey(scope.tenantId, START_BACKUP_OPERATION, idempotencyKey, hash, job.id));
       }
@@ -134,6 +141,30 @@ export async function startBackup(
     }
     throw err;
   }
+}
+
+/**
+ * Create a backup record and its job inside the caller's transaction: what startBackup does after its
+ * checks, and what a backup policy's scheduler does for a tick (then the record names its policy and
+ * tick). The options must already be normalised; named tables are checked by the job itself.
+ */
+export async function enqueueBackup(
+  tx: Tx,
+  tenantId: string,
+  targetId: string,
+  options: BackupOptions,
+  schedule?: { policyId: string; tick: Date },
+): Promise<{ backup: BackupRow; job: Job }> {
+  const backup = await tx.one<BackupRow>(insertBackup(tenantId, targetId, options, schedule));
+  if (!backup) throw Errors.internal();
+  const job = await enqueueTask(tx, backupTask, {
+    tenantId,
+    targetId,
+    subjects: { backup: backup.id },
+    payload: { backupId: backup.id },
+  });
+  await tx.rows(setBackupJob(backup.id, job.id));
+  return { backup: { ...backup, job_id: job.id }, job };
 }
 
 async function findIdempotentJob(ctx: Ctx, key: string, hash: string): Promise<JobView | undefined> {
@@ -187,12 +218,21 @@ export async function listBackups(
   );
 }
 
+/** Pin (keep whatever retention says) or unpin a backup. Needs backups:write. */
+export async function setBackupPinnedState(ctx: Ctx, id: string, pinned: boolean): Promise<Backup> {
+  requireScopes(ctx, 'backups:write');
+  if (!isUuid(id)) throw Errors.backupNotFound(id);
+  const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(setBackupPinned(id, pinned)));
+  if (!row) throw Errors.backupNotFound(id);
+  return toBackup(row);
+}
+
 /** Delete the artifact first, then mark the record: a record never claims an artifact that is gone. */
 export async function deleteBackup(ctx: Ctx, id: string): Promise<Backup> {
   requireScopes(ctx, 'backups:write');
   const row = await loadBackupRow(ctx, id);
   if (row.status === 'pending' || row.status === 'running') throw Errors.backupNotDeletable(id, row.status);
-  if (row.status === 'deleted') return toBackup(row);
+  if (row.status === 'deleted' || row.status === 'expired') return toBackup(row);
   await ctx.services.storage.delete(backupPrefix(row.tenant_id, row.target_id ?? 'none', row.id));
   const deleted = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(markBackupDeleted(id)));
   return toBackup(deleted ?? (await loadBackupRow(ctx, id)));

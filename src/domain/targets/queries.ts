@@ -71,7 +71,7 @@ export const updateTarget = (id: string, f: TargetFields): Sql => ({
 });
 
 export const countLiveBackups = (targetId: string): Sql => ({
-  text: `SELECT count(*)::int AS n FROM backups WHERE target_id = $1 AND status <> 'deleted'`,
+  text: `SELECT count(*)::int AS n FROM backups WHERE target_id = $1 AND status NOT IN ('deleted', 'expired')`,
   values: [targetId],
 });
 

@@ -5,13 +5,13 @@ import { type Backup, getBackup, listBackups, startBackup } from '../../domain/b
 import { fromEnum, fromOptionalEnum, toEnum } from '../enums.js';
 import { type PageArgs, pageRequest } from '../paging.js';
 
-interface OptionsArg extends Omit<BackupOptionsInput, 'format' | 'compression'> {
+export interface OptionsArg extends Omit<BackupOptionsInput, 'format' | 'compression'> {
   format?: string | null;
   compression?: { method: string; level?: number | null } | null;
 }
 
 /** GraphQL input -> the service's options (enum values and nulls translated; absent stays absent). */
-function backupOptions(o: OptionsArg | null | undefined): BackupOptionsInput {
+export function backupOptions(o: OptionsArg | null | undefined): BackupOptionsInput {
   if (!o) return {};
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined) out[k] = v;
