@@ -59,6 +59,7 @@ const envSchema = z.object({
   PGSTEWARD_GRAPHIQL: booleanString.optional(),
   PGSTEWARD_GRAPHQL_MAX_DEPTH: positiveInt(2, 50).default(10),
   PGSTEWARD_GRAPHQL_MAX_BATCH: positiveInt(1, 100).default(10),
+  PGSTEWARD_GRAPHQL_MAX_COST: positiveInt(100, 10_000_000).default(10_000),
   PGSTEWARD_DB_POOL_SIZE: positiveInt(2, 200).default(10),
   PGSTEWARD_SECRETS_FILE: optionalText,
   AWS_REGION: optionalText,
@@ -201,6 +202,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       graphiql: e.PGSTEWARD_GRAPHIQL ?? embedded,
       maxDepth: e.PGSTEWARD_GRAPHQL_MAX_DEPTH,
       maxBatch: e.PGSTEWARD_GRAPHQL_MAX_BATCH,
+      /** The most objects one operation may ask for, counted before it runs (src/graphql/cost.ts). */
+      maxCost: e.PGSTEWARD_GRAPHQL_MAX_COST,
     },
     dbPoolSize: e.PGSTEWARD_DB_POOL_SIZE,
     secrets: {

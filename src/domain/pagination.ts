@@ -45,6 +45,37 @@ export async function listPage<R, T, P>(
   };
 }
 
+/**
+ * listPage for several parents at once (a GraphQL list field under a page of parents): the same page
+ * request for each, one fetch answering up to limit+1 rows per parent, split by `parentOf`. Every
+ * parent gets a page, empty when it has no rows.
+ */
+export async function listPagesByParent<R, T, P>(
+  req: PageRequest,
+  parents: string[],
+  keyset: Keyset<R, P>,
+  parentOf: (row: R) => string,
+  fetch: (after: P | undefined, limit: number) => Promise<R[]>,
+  map: (row: R) => T,
+): Promise<Map<string, Page<T>>> {
+  const limit = pageSize(req);
+  const position = decodeCursor(req.cursor);
+  const after = position === undefined ? undefined : keyset.parse(position);
+  if (position !== undefined && after === undefined) throw Errors.invalidCursor();
+  const byParent = new Map<string, R[]>(parents.map((p) => [p, []]));
+  if (parents.length > 0) for (const row of await fetch(after, limit)) byParent.get(parentOf(row))?.push(row);
+  const pages = new Map<string, Page<T>>();
+  for (const [parent, rows] of byParent) {
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    pages.set(parent, {
+      items: items.map(map),
+      nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyset.positionOf(last)) : null,
+    });
+  }
+  return pages;
+}
+
 /** Rows ordered by (created_at, id), as targets, backups and restores are: a millisecond time and a UUID. */
 export interface CreatedPosition {
   createdAt: string;

@@ -1,13 +1,15 @@
 import type { Loader, MercuriusLoaders } from 'mercurius';
 import { getBackupPoliciesByTargets } from '../domain/backup-policies/service.js';
-import { type Backup, getBackupsByIds } from '../domain/backups/service.js';
+import { type Backup, getBackupsByIds, listBackupsOfTargets } from '../domain/backups/service.js';
 import type { Ctx } from '../domain/context.js';
 import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
+import type { Page, PageRequest } from '../domain/pagination.js';
 import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
 import { getTargetsByIds, type Target } from '../domain/targets/service.js';
 import { isPgStewardError } from '../errors.js';
+import { type PageArgs, pageRequest } from './paging.js';
 
 /** A service batch load: the visible rows among `keys`, by key. It enforces its own scope. */
 type BatchLoad<T> = (ctx: Ctx, keys: string[]) => Promise<Map<string, T>>;
@@ -37,6 +39,37 @@ export function batchLoader<Parent extends object, T>(
   };
 }
 
+/** A service load of the same page of children for many parents, by parent. It enforces its own scope. */
+type PagesLoad<T> = (ctx: Ctx, parents: string[], page: PageRequest) => Promise<Map<string, Page<T>>>;
+
+/**
+ * One mercurius loader for a paged list under each parent (Target.backups): the parents that asked with
+ * the same arguments (normally all of them) share one load, so a page of 50 targets lists their backups
+ * in one query. Unlike batchLoader a missing scope is an error here, as it is for the top-level list.
+ */
+export function pagedLoader<Parent extends object, T>(
+  load: PagesLoad<T>,
+  keyOf: (parent: Parent) => string,
+): Loader<Parent> {
+  return async (queries, { ctx }) => {
+    const groups = new Map<string, { args: PageArgs; parents: string[] }>();
+    for (const q of queries) {
+      const args = (q.params ?? {}) as PageArgs;
+      const key = JSON.stringify([args.first ?? null, args.after ?? null]);
+      const group = groups.get(key) ?? { args, parents: [] };
+      group.parents.push(keyOf(q.obj));
+      groups.set(key, group);
+    }
+    const loaded = new Map<string, Map<string, Page<T>>>();
+    for (const [key, group] of groups) loaded.set(key, await load(ctx, group.parents, pageRequest(group.args)));
+    return queries.map((q) => {
+      const args = (q.params ?? {}) as PageArgs;
+      const pages = loaded.get(JSON.stringify([args.first ?? null, args.after ?? null]));
+      return pages?.get(keyOf(q.obj)) ?? { items: [], nextCursor: null };
+    });
+  };
+}
+
 /** Every relation that would otherwise query once per parent row. */
 export const loaders: MercuriusLoaders = {
   Job: {
@@ -52,5 +85,6 @@ export const loaders: MercuriusLoaders = {
   Target: {
     drillPolicy: batchLoader(getDrillPoliciesByTargets, (t: Target) => t.id),
     backupPolicy: batchLoader(getBackupPoliciesByTargets, (t: Target) => t.id),
+    backups: pagedLoader(listBackupsOfTargets, (t: Target) => t.id),
   },
 };

@@ -7,6 +7,7 @@ import { ctxOf } from '../api/request-context.js';
 import type { ConnectionSettings } from '../db/pool.js';
 import { Errors } from '../errors.js';
 import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
+import { enforceQueryCost } from './cost.js';
 import { formatGraphqlErrors } from './errors.js';
 import { rejectUnstorableInput } from './input-guard.js';
 import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
@@ -24,6 +25,8 @@ export interface GraphqlOptions {
   graphiql: boolean;
   maxDepth: number;
   maxBatch: number;
+  /** The most objects one operation may ask for (cost.ts). */
+  maxCost: number;
   /** Where to LISTEN for job events (jobUpdated); without it the subscription never fires. */
   listen?: ConnectionSettings;
 }
@@ -87,8 +90,9 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
       return { statusCode, response: { data: execution.data ?? null, errors: formatted } };
     },
   });
-  app.graphql.addHook('preExecution', async (_schema, document, _context, variables) => {
+  app.graphql.addHook('preExecution', async (schema, document, _context, variables) => {
     rejectUnstorableInput(document, variables);
+    enforceQueryCost(schema, document, variables, opts.maxCost);
   });
   if (opts.listen) await forwardJobEvents(app, opts.listen);
 }

@@ -91,6 +91,26 @@ export const selectBackupPage = (
   values: [filter.targetId ?? null, filter.status ?? null, before?.createdAt ?? null, before?.id ?? null, limit + 1],
 });
 
+/**
+ * The newest `limit` backups of each target in one statement (GraphQL's Target.backups over a page of
+ * targets): a LATERAL per target walks backups_target_created, so each target costs one index scan
+ * of `limit` rows rather than a query of its own.
+ */
+export const selectBackupPagesByTargets = (
+  targetIds: string[],
+  before: { createdAt: string; id: string } | undefined,
+  limit: number,
+): Sql => ({
+  text: `SELECT b.* FROM unnest($1::uuid[]) AS t(id)
+         CROSS JOIN LATERAL (
+           SELECT ${COLUMNS} FROM backups
+            WHERE target_id = t.id
+              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $4) AS b`,
+  values: [targetIds, before?.createdAt ?? null, before?.id ?? null, limit + 1],
+});
+
 /** A (re)started attempt: clears whatever a previous, interrupted attempt recorded. */
 export const markBackupRunning = (id: string): Sql => ({
   text: `UPDATE backups SET status = 'running', error = NULL, artifact_key = NULL, size_bytes = NULL, sha256 = NULL,

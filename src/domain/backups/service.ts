@@ -8,7 +8,7 @@ import type { StoredVerification } from '../drills/verification.js';
 import { isUuid } from '../ids.js';
 import { getStartedJob } from '../jobs/service.js';
 import { type JobView, toJobView } from '../jobs/view.js';
-import { byCreatedAtAndId, listPage, type Page, type PageRequest } from '../pagination.js';
+import { byCreatedAtAndId, listPage, listPagesByParent, type Page, type PageRequest } from '../pagination.js';
 import { loadTargetRow } from '../targets/service.js';
 import { withTargetAccess, withTargetClient } from '../targets/session.js';
 import { backupPrefix } from './artifact-prefix.js';
@@ -22,6 +22,7 @@ import {
   markBackupDeleted,
   selectBackup,
   selectBackupPage,
+  selectBackupPagesByTargets,
   selectBackupsByIds,
   selectIdempotencyKey,
   setBackupJob,
@@ -225,6 +226,30 @@ export async function setBackupPinnedState(ctx: Ctx, id: string, pinned: boolean
   const row = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(setBackupPinned(id, pinned)));
   if (!row) throw Errors.backupNotFound(id);
   return toBackup(row);
+}
+
+/**
+ * The same page of backups for each of several targets, in one query (GraphQL's Target.backups, batched
+ * across a page of targets). Targets that are not the caller's simply have no rows.
+ */
+export async function listBackupsOfTargets(
+  ctx: Ctx,
+  targetIds: string[],
+  q: PageRequest,
+): Promise<Map<string, Page<Backup>>> {
+  requireScopes(ctx, 'backups:read');
+  const wanted = [...new Set(targetIds.filter(isUuid))];
+  return listPagesByParent(
+    q,
+    wanted,
+    byCreatedAtAndId,
+    (row: BackupRow) => row.target_id ?? '',
+    (before, limit) =>
+      inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
+        tx.rows<BackupRow>(selectBackupPagesByTargets(wanted, before, limit)),
+      ),
+    toBackup,
+  );
 }
 
 /** Delete the artifact first, then mark the record: a record never claims an artifact that is gone. */

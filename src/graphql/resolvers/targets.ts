@@ -1,10 +1,9 @@
 import type { IResolvers } from 'mercurius';
-import { listBackups } from '../../domain/backups/service.js';
 import { getTarget, listTargets, type Target } from '../../domain/targets/service.js';
 import { toEnum } from '../enums.js';
 import { type PageArgs, pageRequest } from '../paging.js';
 
-/** Targets: thin calls into the services REST uses; Target.drillPolicy goes through a loader. */
+/** Targets: thin calls into the services REST uses; Target.drillPolicy and Target.backups go through loaders. */
 export const targetResolvers: IResolvers = {
   Query: {
     targets: (_r, args: PageArgs, { ctx }) => listTargets(ctx, pageRequest(args)),
@@ -12,6 +11,5 @@ export const targetResolvers: IResolvers = {
   },
   Target: {
     sslMode: (t: Target) => toEnum(t.sslMode),
-    backups: (t: Target, a: PageArgs, { ctx }) => listBackups(ctx, { ...pageRequest(a), targetId: t.id }),
   },
 };
