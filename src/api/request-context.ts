@@ -11,6 +11,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by authentication for /v1 and /graphql requests; null elsewhere. */
     caller: Caller | null;
+    /** When the bearer token expires (ms since the epoch); a WebSocket opened with it closes then. */
+    tokenExpiresAt: number | null;
     /** What the audit log names as the resource; defaults to the request path. */
     auditResource: string | null;
     /** The tenant an audit event belongs to when it is not the caller's (e.g. a created tenant). */

@@ -43,3 +43,30 @@ export async function forwardJobEvents(app: FastifyInstance, settings: Connectio
   await listener.start();
   app.addHook('onClose', () => listener.stop());
 }
+
+/** graphql-ws's close code for an unauthorised socket; a client re-authenticates with a fresh token. */
+export const TOKEN_EXPIRED_CLOSE_CODE = 4401;
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Closes a subscription socket when the token that opened it expires, so a revoked or short-lived
+ * grant cannot keep streaming for as long as the connection lasts. Closing ends every subscription on it.
+ */
+export function closeAtTokenExpiry(
+  socket: { close(code: number, reason: string): void; once(event: 'close', f: () => void): unknown },
+  expiresAt: number | null,
+): void {
+  if (expiresAt === null) return;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    if (left <= 0) {
+      socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'Token expired');
+      return;
+    }
+    timer = setTimeout(arm, Math.min(left, LONGEST_TIMER_MS));
+    timer.unref();
+  };
+  socket.once('close', () => clearTimeout(timer));
+  arm();
+}

@@ -10,7 +10,7 @@ import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
 import { enforceQueryCost } from './cost.js';
 import { formatGraphqlErrors } from './errors.js';
 import { rejectUnstorableInput } from './input-guard.js';
-import { forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
+import { closeAtTokenExpiry, forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
 import { auditMutations } from './mutation-audit.js';
 import { backupPolicyResolvers } from './resolvers/backup-policies.js';
@@ -72,8 +72,13 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
     loaders,
     path: '/graphql',
     subscription: {
-      // The upgrade request went through the same bearer-token authentication as every /graphql request.
-      context: (_socket, request) => ({ ctx: ctxOf(request) }),
+      // The upgrade request went through the same bearer-token authentication as every /graphql request,
+      // and what it authorised ends with the token: the socket closes at its exp.
+      context: (socket, request) => {
+        const ctx = ctxOf(request);
+        closeAtTokenExpiry(socket, request.tokenExpiresAt);
+        return { ctx };
+      },
     },
     graphiql: opts.graphiql,
     queryDepth: opts.maxDepth,

@@ -86,10 +86,12 @@ async function authenticatePlugin(app: FastifyInstance, opts: AuthOptions): Prom
     }
     if (typeof tenant === 'string') await checkTenant(tenant);
     else if (!scopes.has(ADMIN_SCOPE)) throw Errors.tenantRequired();
+    request.tokenExpiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : null;
     return { actor: sub, tenantId: tenant ?? null, scopes, requestId: request.id };
   }
 
   app.decorateRequest('caller', null);
+  app.decorateRequest('tokenExpiresAt', null);
   app.addHook('onRequest', async (request) => {
     if (isProtectedPath(request.url)) request.caller = await authenticate(request);
   });
