@@ -81,6 +81,7 @@ const envSchema = z.object({
   PGSTEWARD_S3_CHECKSUM_MODE: z.enum(['when_supported', 'when_required']).default('when_required'),
   PGSTEWARD_WORKERS: positiveInt(0, 64).default(2),
   PGSTEWARD_TENANT_MAX_RUNNING: positiveInt(1, 64).default(2),
+  PGSTEWARD_TENANT_MAX_QUEUED: positiveInt(1, 100_000).default(100),
   PGSTEWARD_JOB_LEASE_SECONDS: positiveInt(5, 3600).default(30),
   PGSTEWARD_REPLACE_KEEP_HOURS: positiveInt(0, 8760).default(24),
   PGSTEWARD_DRILL_TARGET: z
@@ -238,6 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     jobs: {
       workers: e.PGSTEWARD_WORKERS,
       tenantMaxRunning: e.PGSTEWARD_TENANT_MAX_RUNNING,
+      /** Queued jobs a tenant may have before a new one answers 429 (src/jobs/queue-cap.ts). */
+      tenantMaxQueued: e.PGSTEWARD_TENANT_MAX_QUEUED,
       leaseMs: e.PGSTEWARD_JOB_LEASE_SECONDS * 1000,
     },
     restores: {

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { setTenantMaxQueued } from '../jobs/queue-cap.js';
 import { discoverPgInstallations, type PgInstallation } from '../pgtools/installations.js';
 import { AwsSecretDescriber } from '../secrets/aws-secret-tags.js';
 import { AwsSecretsManagerProvider } from '../secrets/aws-secrets-manager.js';
@@ -35,6 +36,8 @@ export function createServices(
 ): Services {
   // Refuse a bad allowlist at start-up rather than on the first backup.
   parseTargetAllowlist(config.targets.allowlist);
+  // Process-wide, like the config it comes from: every enqueue, whichever capability, is capped.
+  setTenantMaxQueued(config.jobs.tenantMaxQueued);
   let installations: Promise<PgInstallation[]> | undefined;
   const drillRef = config.drills.server?.secretRef;
   const metadataStore = metadataStoreEndpoints(config.databaseUrl);

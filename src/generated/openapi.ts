@@ -476,6 +476,10 @@ export interface components {
             detail: string;
             code: string;
             missingScopes?: string[];
+            /** @description With 429: the same figure as the Retry-After header. */
+            retryAfterSeconds?: number;
+            /** @description With PGS_TENANT_QUEUE_FULL: the tenant's queue cap. */
+            maxQueued?: number;
             /** @description Validation failures, one per offending field. */
             errors?: {
                 path: string;
@@ -1111,6 +1115,20 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description 429 PGS_TENANT_QUEUE_FULL: the tenant already has PGSTEWARD_TENANT_MAX_QUEUED queued jobs; nothing
+         *     was created. Retry after the seconds in Retry-After.
+         */
+        QueueFull: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /** @description Page size. */
@@ -1600,6 +1618,7 @@ export interface operations {
             404: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            429: components["responses"]["QueueFull"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1717,6 +1736,7 @@ export interface operations {
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            429: components["responses"]["QueueFull"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1751,6 +1771,7 @@ export interface operations {
             409: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            429: components["responses"]["QueueFull"];
             default: components["responses"]["Problem"];
         };
     };

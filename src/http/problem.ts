@@ -25,6 +25,9 @@ export function toProblem(err: PgStewardError): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, err: PgStewardError): FastifyReply {
+  // A refusal that passes with time (a full queue) says when to come back, as RFC 9110 has it.
+  const retryAfter = err.extra?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
   return reply.code(err.statusCode).type(PROBLEM_CONTENT_TYPE).send(toProblem(err));
 }
 

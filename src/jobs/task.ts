@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Tx } from '../db/tenant-scope.js';
 import { enqueueJob } from './queue.js';
+import { refuseOverQueueCap } from './queue-cap.js';
 import { type Job, JobFailure, type TaskContext, type TaskHandler } from './types.js';
 
 /** The code a job fails with when its payload is not what its task accepts. */
@@ -82,13 +83,15 @@ export interface TaskInput<P> {
 
 /**
  * Queue a job of this task inside the caller's transaction (see enqueueJob). The payload is checked
- * by the task's own parser first, so a job its worker would refuse never enters the queue.
+ * by the task's own parser first, so a job its worker would refuse never enters the queue; a tenant
+ * at its queue cap is refused (429, queue-cap.ts).
  */
-export function enqueueTask<P extends Record<string, unknown>>(
+export async function enqueueTask<P extends Record<string, unknown>>(
   tx: Tx,
   task: Pick<TaskDefinition<P, unknown>, 'kind' | 'maxAttempts' | 'parsePayload'>,
   input: TaskInput<P>,
 ): Promise<Job> {
   task.parsePayload(input.payload);
+  await refuseOverQueueCap(tx, input.tenantId);
   return enqueueJob(tx, { ...input, kind: task.kind, maxAttempts: task.maxAttempts });
 }
