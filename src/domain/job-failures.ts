@@ -2,6 +2,7 @@ import { sqlStateOf } from '../db/pg-errors.js';
 import { isPgStewardError, type PgStewardError, TaskFailure, TaskFailures } from '../errors.js';
 import { JobFailure } from '../jobs/types.js';
 import { PgToolError } from '../pgtools/run-tool.js';
+import { categoryOf } from './targets/connect-failure.js';
 
 /** The work a task does: it decides what a failed tool run or a server's error means. */
 export type TaskWork = 'backup' | 'restore' | 'drill';
@@ -61,10 +62,12 @@ export async function failTask(
   err: unknown,
   work: TaskWork,
   signal: AbortSignal,
-  record: (error: { code: string; message: string }) => Promise<unknown>,
+  record: (error: { code: string; message: string; category?: string }) => Promise<unknown>,
 ): Promise<never> {
   const failure = asJobFailure(err, work, signal);
   if (!failure) throw err;
-  await record({ code: failure.code, message: failure.message });
+  // A failed connection says what failed (auth, tls, timeout, ...) on the record the tenant reads.
+  const category = signal.aborted ? undefined : categoryOf(err);
+  await record({ code: failure.code, message: failure.message, ...(category === undefined ? {} : { category }) });
   throw signal.aborted ? err : failure;
 }

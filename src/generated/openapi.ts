@@ -480,6 +480,11 @@ export interface components {
             retryAfterSeconds?: number;
             /** @description With PGS_TENANT_QUEUE_FULL: the tenant's queue cap. */
             maxQueued?: number;
+            /**
+             * @description With PGS_AUTH_FAILED and PGS_CONNECTION_FAILED, what failed (see ErrorSummary).
+             * @enum {string}
+             */
+            category?: "auth" | "tls" | "timeout" | "refused" | "dns" | "network";
             /** @description Validation failures, one per offending field. */
             errors?: {
                 path: string;
@@ -524,6 +529,15 @@ export interface components {
         ErrorSummary: {
             code: string;
             message: string;
+            /**
+             * @description When pgsteward could not reach the target's database (PGS_AUTH_FAILED, PGS_CONNECTION_FAILED):
+             *     what failed. auth: the login (password, role, pg_hba.conf); tls: the TLS handshake or
+             *     certificate, or TLS required by one side and not offered by the other; timeout: no answer in
+             *     time; refused: nothing accepts connections at the address; dns: the host name did not resolve;
+             *     network: anything else on the way.
+             * @enum {string}
+             */
+            category?: "auth" | "tls" | "timeout" | "refused" | "dns" | "network";
         };
         /** @description Unique within the tenant; letters, digits, `.`, `_` and `-`, starting with a letter or digit. */
         TargetName: string;
@@ -753,6 +767,8 @@ export interface components {
             error: {
                 code: string;
                 message: string;
+                /** @enum {string} */
+                category?: "auth" | "tls" | "timeout" | "refused" | "dns" | "network";
             } | null;
             /** Format: date-time */
             createdAt: string;

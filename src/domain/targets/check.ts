@@ -1,6 +1,7 @@
 import { isPgStewardError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { requireScopes } from '../context.js';
+import { type ConnectFailure, categoryOf } from './connect-failure.js';
 import { selectSessionFacts } from './server-queries.js';
 import { loadTargetRow } from './service.js';
 import { withTargetAccess, withTargetClient } from './session.js';
@@ -10,7 +11,8 @@ export interface TargetCheck {
   serverVersion: string | null;
   latencyMs: number | null;
   ssl: boolean | null;
-  error?: { code: string; message: string };
+  /** `category` (auth, tls, timeout, refused, dns, network) when the connection itself failed. */
+  error?: { code: string; message: string; category?: ConnectFailure };
 }
 
 /**
@@ -36,7 +38,9 @@ export async function checkTarget(ctx: Ctx, id: string): Promise<TargetCheck> {
       serverVersion: null,
       latencyMs: null,
       ssl: null,
-      error: { code: err.code, message: err.message },
+      error: { code: err.code, message: err.message, ...withCategory(categoryOf(err)) },
     };
   }
 }
+
+const withCategory = (category: ConnectFailure | undefined) => (category === undefined ? {} : { category });

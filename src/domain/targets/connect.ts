@@ -15,6 +15,7 @@ import {
 } from '../../pgtools/conninfo.js';
 import { withPrivateToolDir, writePassfile } from '../../pgtools/passfile.js';
 import { redactSecrets } from '../../pgtools/run-tool.js';
+import { type ConnectFailure, categorised, classifyConnectFailure } from './connect-failure.js';
 import type { CheckedAddress } from './network-guard.js';
 
 /**
@@ -133,15 +134,24 @@ function failedBeforeTls(err: unknown): boolean {
   return typeof message === 'string' && /timeout/i.test(message);
 }
 
-function translateConnectError(err: unknown): Error {
-  if (isPgStewardError(err)) return err;
+const CATEGORY_LEAD: Record<ConnectFailure, string> = {
+  auth: 'The target refused the login',
+  tls: 'TLS with the target failed',
+  timeout: `The target did not answer within ${TARGET_CONNECT_TIMEOUT_MS / 1000} s`,
+  refused: 'The target refused the connection (nothing listens there, or a firewall rejects it)',
+  dns: 'The target host could not be resolved',
+  network: 'Could not connect to the target',
+};
+
+function translateConnectError(err: unknown, plaintext: boolean): Error {
+  const category = classifyConnectFailure(err, plaintext);
+  if (isPgStewardError(err)) return categorised(err, category);
   const { message } = err as { message?: unknown };
   const detail = redactSecrets(typeof message === 'string' ? message : String(err));
-  const translated = isAuthFailure(err)
-    ? Errors.targetAuthFailed(`The target refused the login: ${detail}`)
-    : Errors.targetConnectionFailed(`Could not connect to the target: ${detail}`);
+  const why = `${CATEGORY_LEAD[category]}: ${detail}`;
+  const translated = isAuthFailure(err) ? Errors.targetAuthFailed(why) : Errors.targetConnectionFailed(why);
   translated.cause = err;
-  return translated;
+  return categorised(translated, category);
 }
 
 /**
@@ -198,12 +208,13 @@ export async function connectToTarget(config: TargetClientConfig): Promise<pg.Cl
   try {
     return await connectOnce(clientConfig);
   } catch (err) {
-    if (!tlsFallback || clientConfig.ssl === false || failedBeforeTls(err)) throw translateConnectError(err);
+    const plaintext = clientConfig.ssl === false;
+    if (!tlsFallback || plaintext || failedBeforeTls(err)) throw translateConnectError(err, plaintext);
   }
   try {
     return await connectOnce({ ...clientConfig, ssl: false });
   } catch (err) {
-    throw translateConnectError(err);
+    throw translateConnectError(err, true);
   }
 }
 

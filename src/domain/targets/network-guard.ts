@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { Errors } from '../../errors.js';
+import { categorised } from './connect-failure.js';
 
 /**
  * The SSRF guard for tenant-supplied database hosts. A tenant names a host; pgsteward connects to it from
@@ -195,7 +196,10 @@ async function resolveAll(host: string, lookupAll: LookupAll) {
     if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'EAI_NONAME') {
       throw Errors.targetHostRefused(`The host '${host}' does not resolve to any address.`);
     }
-    throw Errors.targetConnectionFailed(`Could not resolve the host '${host}' (${code ?? 'lookup failed'}).`);
+    throw categorised(
+      Errors.targetConnectionFailed(`Could not resolve the host '${host}' (${code ?? 'lookup failed'}).`),
+      'dns',
+    );
   }
 }
 
