@@ -10,6 +10,7 @@ import type { PgInstallation } from '../../pgtools/installations.js';
 import { PgToolError, redactSecrets, runPgTool } from '../../pgtools/run-tool.js';
 import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.js';
 import type { ToolCredentials } from '../targets/connect.js';
+import { tocTooLarge } from './errors.js';
 import type { PlainDumpOutline } from './plain-guard.js';
 import type { TocEntry } from './toc.js';
 
@@ -30,16 +31,47 @@ const POST_DATA =
 const ITEM_LINE = /^pg_restore: (creating|processing data for table|executing|restoring) (.*)$/;
 const ERROR_LINE = /\b(ERROR|FATAL|error):/;
 
-/** `pg_restore --list`: the archive's table of contents, as text. */
-export async function listArchive(pgRestore: SelectedTool, path: string, signal: AbortSignal): Promise<string> {
-  const run = runPgTool({ path: pgRestore.path, args: ['--list', path], env: {}, signal, stdout: 'pipe' });
-  let text = '';
-  run.stdout?.setEncoding('utf8');
-  run.stdout?.on('data', (chunk: string) => {
-    text += chunk;
+/**
+ * The most `pg_restore --list` text held in memory: 64 MiB is about 600,000 catalog entries (a line is
+ * ~100 bytes), far past any real database, and still small enough that a crafted archive cannot
+ * exhaust the worker's memory.
+ */
+export const MAX_TOC_BYTES = 64 * 1024 * 1024;
+
+/**
+ * `pg_restore --list`: the archive's table of contents, as text, at most `maxBytes` of it. Past the
+ * bound, pg_restore is stopped and the restore fails with PGS_RESTORE_TOC_TOO_LARGE.
+ */
+export async function listArchive(
+  pgRestore: SelectedTool,
+  path: string,
+  signal: AbortSignal,
+  maxBytes = MAX_TOC_BYTES,
+): Promise<string> {
+  const tooLarge = new AbortController();
+  const run = runPgTool({
+    path: pgRestore.path,
+    args: ['--list', path],
+    env: {},
+    signal: AbortSignal.any([signal, tooLarge.signal]),
+    stdout: 'pipe',
   });
-  await run.done;
-  return text;
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  run.stdout?.on('data', (chunk: Buffer) => {
+    if (tooLarge.signal.aborted) return;
+    bytes += chunk.length;
+    if (bytes > maxBytes) tooLarge.abort();
+    else chunks.push(chunk);
+  });
+  try {
+    await run.done;
+  } catch (err) {
+    if (tooLarge.signal.aborted && !signal.aborted) throw tocTooLarge(maxBytes);
+    throw err;
+  }
+  if (tooLarge.signal.aborted) throw tocTooLarge(maxBytes);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Writes a --use-list file holding exactly these entries; returns its path. */
