@@ -9,7 +9,7 @@ import { Errors } from '../errors.js';
 import { GRAPHQL_SCHEMA_DIR } from '../paths.js';
 import { enforceQueryCost } from './cost.js';
 import { formatGraphqlErrors } from './errors.js';
-import { rejectUnstorableInput } from './input-guard.js';
+import { rejectOversizedLists, rejectUnstorableInput } from './input-guard.js';
 import { closeAtTokenExpiry, forwardJobEvents, jobUpdateResolvers } from './job-updates.js';
 import { loaders } from './loaders.js';
 import { auditMutations } from './mutation-audit.js';
@@ -97,6 +97,7 @@ export async function registerGraphql(app: FastifyInstance, opts: GraphqlOptions
   });
   app.graphql.addHook('preExecution', async (schema, document, _context, variables) => {
     rejectUnstorableInput(document, variables);
+    rejectOversizedLists(document, variables);
     enforceQueryCost(schema, document, variables, opts.maxCost);
   });
   if (opts.listen) await forwardJobEvents(app, opts.listen);

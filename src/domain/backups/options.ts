@@ -120,6 +120,7 @@ export function normaliseBackupOptions(input: BackupOptionsInput): BackupOptions
   }
   const names = (list: string[] | undefined, what: string) => {
     if ((list?.length ?? 0) > 1000) throw Errors.validation(`${what} may list at most 1000 names`);
+    if (list?.some((name) => name.length > 300)) throw Errors.validation(`${what}: a name is at most 300 characters`);
     return list ?? [];
   };
   const tables = names(input.tables, 'tables');

@@ -60,8 +60,8 @@ export function normaliseRestoreOptions(
   if (problem) throw Errors.validation(problem);
   const mode = (input.mode ?? 'create') as RestoreMode;
   if (!RESTORE_MODES.includes(mode)) throw Errors.validation("mode must be 'create' or 'replace'");
-  const tables = input.tables ?? [];
-  const schemas = input.schemas ?? [];
+  const tables = boundedNames(input.tables, 'tables');
+  const schemas = boundedNames(input.schemas, 'schemas');
   for (const t of tables) parseQualifiedName(t);
   for (const s of schemas) parseSchemaName(s);
   if (context.format === 'plain' && tables.length + schemas.length > 0) {
@@ -92,4 +92,11 @@ export function normaliseRestoreOptions(
       terminateConnections: input.terminateConnections ?? false,
     },
   };
+}
+
+/** REST's RelationNames bounds, for every caller: at most 1000 names of up to 300 characters. */
+function boundedNames(list: string[] | undefined, what: string): string[] {
+  if ((list?.length ?? 0) > 1000) throw Errors.validation(`${what} may list at most 1000 names`);
+  if (list?.some((name) => name.length > 300)) throw Errors.validation(`${what}: a name is at most 300 characters`);
+  return list ?? [];
 }
