@@ -2,6 +2,7 @@ import { sqlStateOf } from '../db/pg-errors.js';
 import { isPgStewardError, type PgStewardError, TaskFailure, TaskFailures } from '../errors.js';
 import { JobFailure } from '../jobs/types.js';
 import { PgToolError } from '../pgtools/run-tool.js';
+import { boundText, MAX_STORED_MESSAGE } from './stored-text.js';
 import { categoryOf } from './targets/connect-failure.js';
 
 /** The work a task does: it decides what a failed tool run or a server's error means. */
@@ -9,7 +10,10 @@ export type TaskWork = 'backup' | 'restore' | 'drill';
 
 /** A catalogue error as the job engine's JobFailure: the same code and message. */
 export const toJobFailure = (err: TaskFailure | PgStewardError): JobFailure =>
-  new JobFailure(err.code, err.message, { retryable: err instanceof TaskFailure && err.retryable });
+  // The message often quotes a tenant's server or a tool's stderr: bounded before it is stored.
+  new JobFailure(err.code, boundText(err.message, MAX_STORED_MESSAGE), {
+    retryable: err instanceof TaskFailure && err.retryable,
+  });
 
 const isCatalogued = (err: unknown): err is TaskFailure | PgStewardError =>
   err instanceof TaskFailure || isPgStewardError(err);

@@ -1,6 +1,7 @@
 import { isPgStewardError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { requireScopes } from '../context.js';
+import { boundText, MAX_STORED_VERSION } from '../stored-text.js';
 import { type ConnectFailure, categoryOf } from './connect-failure.js';
 import { selectSessionFacts } from './server-queries.js';
 import { loadTargetRow } from './service.js';
@@ -28,7 +29,9 @@ export async function checkTarget(ctx: Ctx, id: string): Promise<TargetCheck> {
       withTargetClient(access, async (client) => {
         const latencyMs = Math.round(performance.now() - started);
         const { rows } = await client.query<{ version: string; ssl: boolean | null }>(selectSessionFacts());
-        return { ok: true, serverVersion: rows[0]?.version ?? null, latencyMs, ssl: rows[0]?.ssl ?? null };
+        const version = rows[0]?.version;
+        const serverVersion = version === undefined ? null : boundText(version, MAX_STORED_VERSION);
+        return { ok: true, serverVersion, latencyMs, ssl: rows[0]?.ssl ?? null };
       }),
     );
   } catch (err) {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { boundText, MAX_STORED_VERSION } from '../stored-text.js';
 import {
   countTableRows,
   dropDatabase,
@@ -25,7 +26,7 @@ export async function serverVersion(client: pg.ClientBase): Promise<ServerVersio
   const num = Number(rows[0]?.num ?? 0);
   return {
     major: num >= 100000 ? Math.floor(num / 10000) : Math.floor(num / 100) / 100,
-    version: rows[0]?.version ?? '',
+    version: boundText(rows[0]?.version ?? '', MAX_STORED_VERSION),
   };
 }
 
