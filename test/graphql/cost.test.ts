@@ -115,8 +115,9 @@ t.test('Target.backups is batched: one query per level, whatever the number of t
   const forSix = await checkoutsOf(async () => {
     six = await gql(query, { n: 6 });
   });
-  t.equal(forSix, forTwo, `${forTwo} transactions for 2 targets, ${forSix} for 6`);
-  // authentication, targets, their backups, the backups' targets
+  // Authentication may or may not look the tenant up (it caches), so 6 targets may cost one fewer, never more.
+  t.ok(forSix <= forTwo, `${forTwo} transactions for 2 targets, ${forSix} for 6`);
+  // (authentication,) targets, their backups, the backups' targets
   t.ok(forSix <= 4, `${forSix} transactions`);
   type Item = { id: string; backups: { items: { targetId: string; target: { id: string } }[]; nextCursor: string } };
   const items = six.json().data.targets.items as Item[];
