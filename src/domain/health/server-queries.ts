@@ -65,7 +65,7 @@ export const selectDeadTupleRatios = (minDead: number, ratio: number): Sql => ({
                 s.last_autovacuum, coalesce(c.reloptions @> ARRAY['autovacuum_enabled=false'], false) AS autovacuum_off,
                 count(*) OVER ()::int AS matched
            FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
-          WHERE s.n_dead_tup >= $1 AND s.n_dead_tup >= $2 * (s.n_live_tup + s.n_dead_tup)
+          WHERE s.n_dead_tup >= $1::float8 AND s.n_dead_tup >= $2::float8 * (s.n_live_tup + s.n_dead_tup)
           ORDER BY s.n_dead_tup::float8 / greatest(s.n_live_tup + s.n_dead_tup, 1) DESC, s.n_dead_tup DESC
           LIMIT ${TOP}`,
   values: [minDead, ratio],
@@ -93,12 +93,12 @@ export const selectTableBloat = (minPages: number, minRatio: number, minBytes: n
              FROM cols
              JOIN pg_catalog.pg_namespace n ON n.nspname = cols.schemaname
              JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = cols.tablename
-            WHERE c.relkind = 'r' AND c.relpages >= $1
+            WHERE c.relkind = 'r' AND c.relpages >= $1::float8
          )
          SELECT schema, name, pages * bs AS size_bytes, greatest(pages - expected, 0) * bs AS bloat_bytes,
                 greatest(pages - expected, 0) / greatest(pages, 1) AS bloat_ratio, count(*) OVER ()::int AS matched
            FROM est
-          WHERE greatest(pages - expected, 0) / greatest(pages, 1) >= $2 AND greatest(pages - expected, 0) * bs >= $3
+          WHERE greatest(pages - expected, 0) / greatest(pages, 1) >= $2::float8 AND greatest(pages - expected, 0) * bs >= $3::float8
           ORDER BY bloat_bytes DESC LIMIT ${TOP}`,
   values: [minPages, minRatio, minBytes],
 });
@@ -147,7 +147,7 @@ export const selectSequenceUse = (ratio: number): Sql => ({
                 last_value / limit_value AS used, count(*) OVER ()::int AS matched,
                 (SELECT count(*) FROM seq WHERE NOT readable)::int AS unreadable
            FROM used
-          WHERE last_value / limit_value >= $1 OR NOT readable
+          WHERE last_value / limit_value >= $1::float8 OR NOT readable
           ORDER BY last_value / limit_value DESC NULLS LAST LIMIT ${TOP}`,
   values: [ratio],
 });
@@ -193,8 +193,8 @@ export const selectUnusedIndexes = (maxScans: number, minBytes: number): Sql => 
   text: `SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index, s.idx_scan::float8 AS scans,
                 pg_catalog.pg_relation_size(s.indexrelid)::float8 AS size_bytes, count(*) OVER ()::int AS matched
            FROM pg_catalog.pg_stat_user_indexes s JOIN pg_catalog.pg_index i ON i.indexrelid = s.indexrelid
-          WHERE NOT i.indisunique AND NOT i.indisprimary AND s.idx_scan <= $1
-            AND pg_catalog.pg_relation_size(s.indexrelid) >= $2
+          WHERE NOT i.indisunique AND NOT i.indisprimary AND s.idx_scan <= $1::float8
+            AND pg_catalog.pg_relation_size(s.indexrelid) >= $2::float8
           ORDER BY 5 DESC LIMIT ${TOP}`,
   values: [maxScans, minBytes],
 });
@@ -246,7 +246,7 @@ export const selectSlowStatements = (schema: string, major: number, minCalls: nu
     text: `SELECT calls::float8 AS calls, ${mean}::float8 AS mean_ms, ${total}::float8 AS total_ms, left(query, 300) AS query,
                   count(*) OVER ()::int AS matched
              FROM ${quoteIdent(schema)}.pg_stat_statements
-            WHERE calls >= $1 AND ${mean} >= $2
+            WHERE calls >= $1::float8 AND ${mean} >= $2::float8
             ORDER BY ${mean} DESC LIMIT ${TOP}`,
     values: [minCalls, minMeanMs],
   };

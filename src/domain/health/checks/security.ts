@@ -47,11 +47,12 @@ export const sslConnections: HealthCheck = {
   docsUrl: SSL_DOCS,
   run: (ctx, th) =>
     withRows(ctx.snapshot.activity, (rows) => {
-      const remote = rows.filter((r) => r.remote && r.backend_type === 'client backend');
-      const visible = remote.filter((r) => !r.hidden);
-      const plain = visible.filter((r) => r.ssl !== true);
+      const remote = rows.filter((r) => !r.hidden && r.remote && r.backend_type === 'client backend');
+      // Another role's session is all NULLs (address included) without pg_read_all_stats.
+      const hidden = rows.filter((r) => r.hidden && (r.backend_type === 'client backend' || r.backend_type == null));
+      const plain = remote.filter((r) => r.ssl !== true);
       const share = remote.length === 0 ? 0 : plain.length / remote.length;
-      const evidence = [{ remoteConnections: remote.length, withoutTls: plain.length, hidden: remote.length - visible.length }];
+      const evidence = [{ remoteConnections: remote.length, withoutTls: plain.length, hidden: hidden.length }];
       if (plain.length > 0 && share > (th.ratio ?? 0)) {
         return {
           status: 'warn',
@@ -63,7 +64,7 @@ export const sslConnections: HealthCheck = {
           remediation: 'Use hostssl (not host) lines in pg_hba.conf, and sslmode=verify-full in clients.',
         };
       }
-      if (visible.length < remote.length) {
+      if (hidden.length > 0) {
         return unknown("grant pg_monitor (pg_read_all_stats) to see other roles' sessions' TLS state");
       }
       return pass(`Every network connection (${remote.length}) uses TLS.`, evidence);
