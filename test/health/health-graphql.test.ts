@@ -88,3 +88,11 @@ t.test('without health:read the relations read as null', async (t) => {
   const items = (answer.data?.targets as { items: Record<string, unknown>[] }).items;
   t.ok(items.every((i) => i.latestHealthReport === null && i.healthReports === null));
 });
+
+t.test('metrics: the latest status and failing-check counts per target and category', async (t) => {
+  const res = await test.app.inject({ method: 'GET', url: '/metrics' });
+  t.equal(res.statusCode, 200);
+  t.match(res.body, new RegExp(`pgsteward_health_report_status\\{target_id="${targetId}"\\} [0-4]`));
+  t.match(res.body, new RegExp(`pgsteward_health_failing_checks\\{target_id="${targetId}",category="security"\\} \\d+`));
+  t.notMatch(res.body, /pgsteward_health_[a-z_]+\{[^}]*table/, 'no table label');
+});

@@ -17,12 +17,13 @@ import {
   selectFleetPage,
   selectHealthReport,
   selectHealthReportPage,
+  selectLatestForMetrics,
   selectLatestReports,
   selectRecentReports,
   setHealthReportJob,
 } from './queries.js';
 import { renderHtml, renderText } from './render.js';
-import { countByStatus, type HealthReport, toHealthReport } from './report.js';
+import { countByStatus, failingByCategory, type HealthReport, toHealthReport } from './report.js';
 import { reportTask } from './report-task.js';
 
 export type { HealthReport };
@@ -221,4 +222,17 @@ export async function renderHealthReport(ctx: Ctx, id: string, format: 'text' | 
   const target = await loadTargetRow(ctx, report.targetId);
   if (format === 'text') return renderText(report, target.name);
   return renderHtml(report, target.name, await deadTupleSeries(ctx, report));
+}
+
+/**
+ * Every tenant's targets with their newest finished report's status and failing (fail or warn) checks
+ * per category: what the metrics scrape exports. Operator-level; no caller context.
+ */
+export async function latestHealthForMetrics(
+  pool: Ctx['pool'],
+): Promise<{ targetId: string; status: HealthReport['status']; failing: Record<string, number> }[]> {
+  const rows = await inTenantScope(pool, { allTenants: true }, (tx) =>
+    tx.rows<{ target_id: string; status: HealthReport['status']; checks: CheckResult[] }>(selectLatestForMetrics()),
+  );
+  return rows.map((r) => ({ targetId: r.target_id, status: r.status, failing: failingByCategory(r.checks) }));
 }
