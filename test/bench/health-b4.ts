@@ -179,7 +179,16 @@ export async function benchHealthReport(opts: { tables?: number; runs?: number }
     }
     const statuses: Record<string, number> = {};
     for (const c of last) statuses[c.status] = (statuses[c.status] ?? 0) + 1;
-    return { tables, indexes: 2 * tables, setupSeconds, reportMs, psqlMs, checks: last.length, statuses, bindir: cluster.bindir };
+    return {
+      tables,
+      indexes: 2 * tables,
+      setupSeconds,
+      reportMs,
+      psqlMs,
+      checks: last.length,
+      statuses,
+      bindir: cluster.bindir,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await cluster.stop();

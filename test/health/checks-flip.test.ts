@@ -114,7 +114,10 @@ t.test('a database set up to violate them warns or fails on each', async (t) => 
   t.match(dead.evidence[0], { table: 'public.churn', autovacuumEnabled: false }, 'the evidence names the table');
   t.ok(Number(dead.evidence[0]?.deadTuples) >= 5000, 'with its dead tuples');
   t.match(dead.remediation, /RESET \(autovacuum_enabled\)/, 'and says to turn autovacuum back on');
-  t.match(check(report, 'performance.duplicate_indexes').evidence[0], { index: 'churn_w_again', covered_by: 'churn_w' });
+  t.match(check(report, 'performance.duplicate_indexes').evidence[0], {
+    index: 'churn_w_again',
+    covered_by: 'churn_w',
+  });
   t.match(check(report, 'maintenance.sequence_overflow').evidence[0], { name: 'nearly_out' });
   t.ok(
     check(report, 'performance.unused_indexes').evidence.some((e) => e.index === 'churn_w'),

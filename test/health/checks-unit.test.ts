@@ -1,6 +1,6 @@
 import t from 'tap';
-import { CHECKS, effectiveThresholds, runChecks, thresholdProblems } from '../../src/domain/health/checks/index.js';
 import { redactQuery } from '../../src/domain/health/checks/evidence.js';
+import { CHECKS, effectiveThresholds, runChecks, thresholdProblems } from '../../src/domain/health/checks/index.js';
 import type { CheckContext, CheckResult } from '../../src/domain/health/checks/types.js';
 import { worstStatus } from '../../src/domain/health/checks/types.js';
 import { deadTupleChart, renderText, TEXT_MAX_LINES } from '../../src/domain/health/render.js';
@@ -51,7 +51,16 @@ function snapshot(over: Partial<ServerSnapshot> = {}): ServerSnapshot {
     slowStatements: null,
     replicationSlots: empty,
     hbaRules: rows([
-      { line_number: 1, type: 'hostssl', database: ['all'], user_name: ['all'], address: '127.0.0.1', netmask: '255.255.255.255', auth_method: 'scram-sha-256', error: null },
+      {
+        line_number: 1,
+        type: 'hostssl',
+        database: ['all'],
+        user_name: ['all'],
+        address: '127.0.0.1',
+        netmask: '255.255.255.255',
+        auth_method: 'scram-sha-256',
+        error: null,
+      },
     ]),
     loginRoles: empty,
     md5Roles: empty,
@@ -64,7 +73,11 @@ function snapshot(over: Partial<ServerSnapshot> = {}): ServerSnapshot {
 const ctx = (over: Partial<ServerSnapshot> = {}, rest: Partial<CheckContext> = {}): CheckContext => ({
   snapshot: snapshot(over),
   thresholds: effectiveThresholds(),
-  posture: { newestBackupAt: new Date(), newestDrill: { at: new Date(), verified: true, backupId: 'b' }, failedJobs: [] },
+  posture: {
+    newestBackupAt: new Date(),
+    newestDrill: { at: new Date(), verified: true, backupId: 'b' },
+    failedJobs: [],
+  },
   history: [],
   now: new Date(),
   ...rest,
@@ -96,7 +109,9 @@ t.test('a refused read is unknown with the reason, never a pass', async (t) => {
 });
 
 t.test('autovacuum falling behind: dead tuples growing across the last reports, last autovacuum old', async (t) => {
-  const top = rows([{ schema: 'public', name: 'orders', dead: 900, live: 1000, last_autovacuum: null, autovacuum_off: false }]);
+  const top = rows([
+    { schema: 'public', name: 'orders', dead: 900, live: 1000, last_autovacuum: null, autovacuum_off: false },
+  ]);
   const history = [
     { finishedAt: new Date(), tables: [{ table: 'public.orders', deadTuples: 600 }] },
     { finishedAt: new Date(), tables: [{ table: 'public.orders', deadTuples: 300 }] },
@@ -106,18 +121,39 @@ t.test('autovacuum falling behind: dead tuples growing across the last reports, 
     evidence: [{ table: 'public.orders' }],
   });
   const shrinking = [history[1], history[0]] as typeof history;
-  t.equal(byId(runChecks(ctx({ topDeadTuples: top }, { history: shrinking })), 'maintenance.autovacuum_behind').status, 'pass');
-  const recent = rows([{ schema: 'public', name: 'orders', dead: 900, live: 1000, last_autovacuum: new Date(), autovacuum_off: false }]);
+  t.equal(
+    byId(runChecks(ctx({ topDeadTuples: top }, { history: shrinking })), 'maintenance.autovacuum_behind').status,
+    'pass',
+  );
+  const recent = rows([
+    { schema: 'public', name: 'orders', dead: 900, live: 1000, last_autovacuum: new Date(), autovacuum_off: false },
+  ]);
   t.equal(byId(runChecks(ctx({ topDeadTuples: recent }, { history })), 'maintenance.autovacuum_behind').status, 'pass');
-  t.match(byId(runChecks(ctx({ topDeadTuples: top }, { history: [] })), 'maintenance.autovacuum_behind').summary, /Not enough history/);
+  t.match(
+    byId(runChecks(ctx({ topDeadTuples: top }, { history: [] })), 'maintenance.autovacuum_behind').summary,
+    /Not enough history/,
+  );
 });
 
 t.test('backup posture: no backup fails, a drill that did not verify fails, none at all warns', async (t) => {
-  const none = runChecks(ctx({}, { posture: { newestBackupAt: null, newestDrill: null, failedJobs: [{ kind: 'backup', count: 2 }] } }));
+  const none = runChecks(
+    ctx({}, { posture: { newestBackupAt: null, newestDrill: null, failedJobs: [{ kind: 'backup', count: 2 }] } }),
+  );
   t.equal(byId(none, 'backups.newest_backup').status, 'fail');
   t.match(byId(none, 'backups.restore_drills'), { status: 'warn', summary: /never restored is not a backup/ });
   t.match(byId(none, 'backups.failed_jobs'), { status: 'warn', evidence: [{ kind: 'backup', failed: 2 }] });
-  const bad = runChecks(ctx({}, { posture: { newestBackupAt: new Date(Date.now() - 48 * 3600_000), newestDrill: { at: new Date(), verified: false, backupId: 'b1' }, failedJobs: [] } }));
+  const bad = runChecks(
+    ctx(
+      {},
+      {
+        posture: {
+          newestBackupAt: new Date(Date.now() - 48 * 3600_000),
+          newestDrill: { at: new Date(), verified: false, backupId: 'b1' },
+          failedJobs: [],
+        },
+      },
+    ),
+  );
   t.equal(byId(bad, 'backups.newest_backup').status, 'warn');
   t.equal(byId(bad, 'backups.restore_drills').status, 'fail');
 });
@@ -151,20 +187,26 @@ const report = (checks: CheckResult[]): HealthReport => ({
 });
 
 t.test('the text form is at most 15 lines, worst first, with the target and counts', async (t) => {
-  const many = Array.from({ length: 40 }, (_, i): CheckResult => ({
-    id: `c${i}`,
-    category: 'performance',
-    status: (['warn', 'fail', 'unknown', 'pass'] as const)[i % 4] as CheckResult['status'],
-    summary: 'x'.repeat(500),
-    evidence: [],
-    remediation: '',
-  }));
+  const many = Array.from(
+    { length: 40 },
+    (_, i): CheckResult => ({
+      id: `c${i}`,
+      category: 'performance',
+      status: (['warn', 'fail', 'unknown', 'pass'] as const)[i % 4] as CheckResult['status'],
+      summary: 'x'.repeat(500),
+      evidence: [],
+      remediation: '',
+    }),
+  );
   const lines = renderText(report(many), 'db1').trimEnd().split('\n');
   t.equal(lines.length, TEXT_MAX_LINES);
   t.match(lines[0], /^db1: FAIL \(10 fail, 10 warn, 10 unknown, 10 pass\)/);
   t.match(lines[1], /^FAIL /);
   t.match(lines[14], /more not passing/);
-  t.ok(lines.every((l) => l.length < 300), 'long summaries are cut');
+  t.ok(
+    lines.every((l) => l.length < 300),
+    'long summaries are cut',
+  );
   t.match(renderText(report([]), 'db1'), /^db1: PASS/);
 });
 

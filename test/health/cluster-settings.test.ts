@@ -25,7 +25,13 @@ t.test('ssl off, md5 passwords and a trust line open to every address fail or wa
   // Stored while password_encryption = md5: an MD5 hash.
   await admin.query("CREATE ROLE legacy_app LOGIN PASSWORD 'legacy-password-1'");
   test.writeSecrets({
-    'acme/loose': { username: 'postgres', password: loose.password, host: '127.0.0.1', port: loose.port, dbname: 'postgres' },
+    'acme/loose': {
+      username: 'postgres',
+      password: loose.password,
+      host: '127.0.0.1',
+      port: loose.port,
+      dbname: 'postgres',
+    },
   });
   const created = await test.app.inject({
     method: 'POST',

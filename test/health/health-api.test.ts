@@ -74,7 +74,10 @@ t.test('Accept: text/plain answers at most 15 lines, with the target name and th
   t.ok(lines.length <= 15, `${lines.length} lines`);
   t.match(lines[0], /^orders-db: [A-Z]+ \(\d+ fail, \d+ warn, \d+ unknown, \d+ pass\)/);
   const order = ['FAIL', 'WARN', 'UNKNOWN'];
-  const ranks = lines.slice(1).map((l) => order.indexOf(l.split(' ')[0] ?? '')).filter((r) => r >= 0);
+  const ranks = lines
+    .slice(1)
+    .map((l) => order.indexOf(l.split(' ')[0] ?? ''))
+    .filter((r) => r >= 0);
   t.same(ranks, [...ranks].sort(), 'worst first');
 });
 
@@ -117,7 +120,11 @@ t.test('health policy: thresholds over the defaults, validated; get and delete',
   t.match(unknownKey.json().detail, /takes seconds/);
   t.equal((await put({ schedule: 'every day' })).json().code, 'PGS_INVALID_SCHEDULE');
   t.equal((await put({ schedule: '0 3 * * *', timezone: 'Mars/Base' })).json().code, 'PGS_INVALID_TIMEZONE');
-  const set = await put({ thresholds: { 'performance.long_queries': { seconds: 30 } }, schedule: '0 3 * * *', keepDays: 7 });
+  const set = await put({
+    thresholds: { 'performance.long_queries': { seconds: 30 } },
+    schedule: '0 3 * * *',
+    keepDays: 7,
+  });
   t.equal(set.statusCode, 200, set.body);
   t.equal(set.json().effectiveThresholds['performance.long_queries'].seconds, 30);
   t.equal(set.json().effectiveThresholds['performance.idle_in_transaction'].seconds, 60, 'PgHero default');
@@ -181,10 +188,9 @@ t.test('the leader queues scheduled reports once per due tick, and prunes histor
     headers: bearer(token),
     payload: { schedule: '* * * * *', keepDays: 1 },
   });
-  await test.db.ownerQuery(
-    "UPDATE health_policies SET last_tick = now() - interval '5 minutes' WHERE target_id = $1",
-    [targetId],
-  );
+  await test.db.ownerQuery("UPDATE health_policies SET last_tick = now() - interval '5 minutes' WHERE target_id = $1", [
+    targetId,
+  ]);
   const now = new Date();
   t.equal(await scheduleDueReports(test.db.appPool, now, silent), 1, 'one report for the due tick');
   t.equal(await scheduleDueReports(test.db.appPool, now, silent), 0, 'and not twice');

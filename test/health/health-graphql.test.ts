@@ -1,6 +1,6 @@
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
-import { postGraphql } from '../helpers/graphql.js';
+import { type GraphqlAnswer, postGraphql } from '../helpers/graphql.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { HEALTH_SCOPES, healthTarget, ownedDatabase } from './fixtures.js';
 
@@ -13,6 +13,7 @@ const targetId = await healthTarget(test, token, db, 'graph-db');
 await healthTarget(test, token, db, 'graph-db-2');
 
 let reportId = '';
+const field = <T>(answer: GraphqlAnswer, name: string) => answer.data?.[name] as T;
 
 t.test('startHealthReport answers the job; its result names the report', async (t) => {
   const answer = await postGraphql(
@@ -42,7 +43,7 @@ t.test('Target.latestHealthReport and Target.healthReports, batched across a pag
        healthReports { id status } } } }`,
   );
   t.same(answer.errors, undefined);
-  const items = (answer.data?.targets as { items: Record<string, unknown>[] }).items;
+  const items = field<{ items: Record<string, unknown>[] }>(answer, 'targets').items;
   const mine = items.find((i) => i.name === 'graph-db') as {
     latestHealthReport: { id: string; status: string; checks: { id: string; status: string }[] };
     healthReports: { id: string }[];
@@ -59,9 +60,13 @@ t.test('Target.latestHealthReport and Target.healthReports, batched across a pag
 });
 
 t.test('fleetHealth and healthReport; another tenant sees neither', async (t) => {
-  const fleet = await postGraphql(test.app, token, '{ fleetHealth { items { targetName status ageSeconds counts { fail } } } }');
+  const fleet = await postGraphql(
+    test.app,
+    token,
+    '{ fleetHealth { items { targetName status ageSeconds counts { fail } } } }',
+  );
   t.same(fleet.errors, undefined);
-  t.ok((fleet.data?.fleetHealth as { items: unknown[] }).items.length === 2);
+  t.ok(field<{ items: unknown[] }>(fleet, 'fleetHealth').items.length === 2);
   const one = await postGraphql(test.app, token, 'query($id: ID!) { healthReport(id: $id) { id targetId } }', {
     id: reportId,
   });
@@ -70,12 +75,17 @@ t.test('fleetHealth and healthReport; another tenant sees neither', async (t) =>
     id: reportId,
   });
   t.equal(theirs.data?.healthReport, null, "another tenant's report reads as null");
-  const start = await postGraphql(test.app, otherToken, 'mutation($id: ID!) { startHealthReport(targetId: $id) { id } }', {
-    id: targetId,
-  });
+  const start = await postGraphql(
+    test.app,
+    otherToken,
+    'mutation($id: ID!) { startHealthReport(targetId: $id) { id } }',
+    {
+      id: targetId,
+    },
+  );
   t.equal(start.errors?.[0]?.extensions.code, 'PGS_TARGET_NOT_FOUND');
   const theirFleet = await postGraphql(test.app, otherToken, '{ fleetHealth { items { targetId } } }');
-  t.same((theirFleet.data?.fleetHealth as { items: unknown[] }).items, []);
+  t.same(field<{ items: unknown[] }>(theirFleet, 'fleetHealth').items, []);
 });
 
 t.test('without health:read the relations read as null', async (t) => {
@@ -85,7 +95,7 @@ t.test('without health:read the relations read as null', async (t) => {
     '{ targets { items { latestHealthReport { id } healthReports { id } } } }',
   );
   t.same(answer.errors, undefined);
-  const items = (answer.data?.targets as { items: Record<string, unknown>[] }).items;
+  const items = field<{ items: Record<string, unknown>[] }>(answer, 'targets').items;
   t.ok(items.every((i) => i.latestHealthReport === null && i.healthReports === null));
 });
 
@@ -93,6 +103,9 @@ t.test('metrics: the latest status and failing-check counts per target and categ
   const res = await test.app.inject({ method: 'GET', url: '/metrics' });
   t.equal(res.statusCode, 200);
   t.match(res.body, new RegExp(`pgsteward_health_report_status\\{target_id="${targetId}"\\} [0-4]`));
-  t.match(res.body, new RegExp(`pgsteward_health_failing_checks\\{target_id="${targetId}",category="security"\\} \\d+`));
+  t.match(
+    res.body,
+    new RegExp(`pgsteward_health_failing_checks\\{target_id="${targetId}",category="security"\\} \\d+`),
+  );
   t.notMatch(res.body, /pgsteward_health_[a-z_]+\{[^}]*table/, 'no table label');
 });

@@ -81,7 +81,9 @@ export async function setHealthPolicy(ctx: Ctx, targetId: string, input: HealthP
   }
   const target = await loadTargetRow(ctx, targetId);
   const row = await inTenantScope(ctx.pool, scope, (tx) =>
-    tx.one<HealthPolicyRow>(upsertHealthPolicy(scope.tenantId, target.id, { thresholds, schedule, timezone, keepDays })),
+    tx.one<HealthPolicyRow>(
+      upsertHealthPolicy(scope.tenantId, target.id, { thresholds, schedule, timezone, keepDays }),
+    ),
   );
   if (!row) throw Errors.internal();
   return toHealthPolicy(row);

@@ -118,7 +118,8 @@ export interface HealthPolicyRow {
   updated_at: Date;
 }
 
-const POLICY_COLUMNS = 'target_id, tenant_id, thresholds, schedule, timezone, keep_days, last_tick, created_at, updated_at';
+const POLICY_COLUMNS =
+  'target_id, tenant_id, thresholds, schedule, timezone, keep_days, last_tick, created_at, updated_at';
 
 export const selectHealthPolicy = (targetId: string): Sql => ({
   text: `SELECT ${POLICY_COLUMNS} FROM health_policies WHERE target_id = $1`,

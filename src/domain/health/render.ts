@@ -30,8 +30,7 @@ export function renderText(report: HealthReport, targetName: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-const escapeHtml = (s: unknown) =>
-  String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escapeHtml = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 export interface DeadTuplePoint {
   at: string;
@@ -54,7 +53,10 @@ export function deadTupleChart(series: DeadTuplePoint[]): string {
   if (series.length === 0 || tables.length === 0) {
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="40" role="img" aria-label="no dead tuples recorded"><text x="0" y="25" font-size="14">No dead tuples recorded in this target's reports.</text></svg>`;
   }
-  const max = Math.max(1, ...series.flatMap((p) => p.tables.filter((t) => tables.includes(t.table)).map((t) => t.deadTuples)));
+  const max = Math.max(
+    1,
+    ...series.flatMap((p) => p.tables.filter((t) => tables.includes(t.table)).map((t) => t.deadTuples)),
+  );
   const x = (i: number) => PAD + (series.length === 1 ? (W - 2 * PAD) / 2 : (i * (W - 2 * PAD)) / (series.length - 1));
   const y = (v: number) => H - PAD + 10 - (v / max) * (H - 2 * PAD);
   const lines = tables.map((table, k) => {
@@ -65,7 +67,9 @@ export function deadTupleChart(series: DeadTuplePoint[]): string {
       })
       .filter((p): p is string => p !== null);
     const color = COLORS[k];
-    const dots = points.map((pt) => `<circle cx="${pt.split(',')[0]}" cy="${pt.split(',')[1]}" r="3" fill="${color}"/>`);
+    const dots = points.map(
+      (pt) => `<circle cx="${pt.split(',')[0]}" cy="${pt.split(',')[1]}" r="3" fill="${color}"/>`,
+    );
     return `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.join(' ')}"/>${dots.join('')}`;
   });
   const legend = tables.map(

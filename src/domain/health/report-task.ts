@@ -113,10 +113,7 @@ function runReport(deps: { pool: pg.Pool; services: Services }): TaskRun<ReportP
   };
 }
 
-async function loadForReport(
-  tx: Tx,
-  reportId: string,
-): Promise<Loaded | undefined> {
+async function loadForReport(tx: Tx, reportId: string): Promise<Loaded | undefined> {
   const report = await tx.one<HealthReportRow>(selectHealthReport(reportId));
   if (!report) return undefined;
   const target = await findTargetRow(tx, report.target_id);

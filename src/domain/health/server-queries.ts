@@ -48,25 +48,37 @@ export const selectSettings = (): Sql => ({
   values: [[...SETTINGS]],
 });
 
-/** The seed's query: pg_stat_user_tables, top 10 by n_dead_tup, with n_live_tup and last_autovacuum. */
+// The user tables pg_stat_user_tables covers (ordinary and materialized; no system or TOAST schema).
+// The statistics are read through the view's own functions (pg_stat_get_*), which is what the view does
+// too, but only the few a report needs: the view computes some twenty per table, and over 10,000 tables
+// that took 240 ms against about 30 ms for these (B4, docs/BENCHMARKS.md).
+const USER_TABLES = `pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND n.nspname !~ '^pg_toast'`;
+
+const TABLE_STATS = `n.nspname AS schema, c.relname AS name,
+                pg_catalog.pg_stat_get_dead_tuples(c.oid)::float8 AS dead,
+                pg_catalog.pg_stat_get_live_tuples(c.oid)::float8 AS live,
+                pg_catalog.pg_stat_get_last_autovacuum_time(c.oid) AS last_autovacuum,
+                pg_catalog.pg_stat_get_last_vacuum_time(c.oid) AS last_vacuum,
+                coalesce(c.reloptions @> ARRAY['autovacuum_enabled=false'], false) AS autovacuum_off`;
+
+/** The seed's query (pg_stat_user_tables: top 10 by n_dead_tup, with n_live_tup and last_autovacuum). */
 export const selectTopDeadTuples = (): Sql => ({
-  text: `SELECT s.schemaname AS schema, s.relname AS name, s.n_dead_tup::float8 AS dead, s.n_live_tup::float8 AS live,
-                s.last_autovacuum, s.last_vacuum,
-                coalesce(c.reloptions @> ARRAY['autovacuum_enabled=false'], false) AS autovacuum_off
-           FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
-          WHERE s.n_dead_tup > 0
-          ORDER BY s.n_dead_tup DESC LIMIT ${TOP}`,
+  text: `SELECT ${TABLE_STATS}
+           FROM ${USER_TABLES} AND pg_catalog.pg_stat_get_dead_tuples(c.oid) > 0
+          ORDER BY 3 DESC LIMIT ${TOP}`,
   values: [],
 });
 
 /** Tables over both dead-tuple thresholds (count and share of all tuples), worst share first. */
 export const selectDeadTupleRatios = (minDead: number, ratio: number): Sql => ({
-  text: `SELECT s.schemaname AS schema, s.relname AS name, s.n_dead_tup::float8 AS dead, s.n_live_tup::float8 AS live,
-                s.last_autovacuum, coalesce(c.reloptions @> ARRAY['autovacuum_enabled=false'], false) AS autovacuum_off,
-                count(*) OVER ()::int AS matched
-           FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
-          WHERE s.n_dead_tup >= $1::float8 AND s.n_dead_tup >= $2::float8 * (s.n_live_tup + s.n_dead_tup)
-          ORDER BY s.n_dead_tup::float8 / greatest(s.n_live_tup + s.n_dead_tup, 1) DESC, s.n_dead_tup DESC
+  text: `SELECT *, count(*) OVER ()::int AS matched FROM (
+           SELECT ${TABLE_STATS}
+             FROM ${USER_TABLES} AND pg_catalog.pg_stat_get_dead_tuples(c.oid) >= $1::float8
+         ) t
+          WHERE dead >= $2::float8 * (live + dead)
+          ORDER BY dead / greatest(live + dead, 1) DESC, dead DESC
           LIMIT ${TOP}`,
   values: [minDead, ratio],
 });
@@ -188,14 +200,32 @@ export const selectDuplicateIndexes = (): Sql => ({
   values: [],
 });
 
-/** Indexes that enforce nothing, scanned at most $1 times since statistics were reset, of at least $2 bytes. */
+/**
+ * Indexes that enforce nothing, scanned at most $1 times since statistics were reset, of at least $2
+ * bytes. Each candidate's size is read once (pg_relation_size is a stat() per index).
+ */
 export const selectUnusedIndexes = (maxScans: number, minBytes: number): Sql => ({
-  text: `SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index, s.idx_scan::float8 AS scans,
-                pg_catalog.pg_relation_size(s.indexrelid)::float8 AS size_bytes, count(*) OVER ()::int AS matched
-           FROM pg_catalog.pg_stat_user_indexes s JOIN pg_catalog.pg_index i ON i.indexrelid = s.indexrelid
-          WHERE NOT i.indisunique AND NOT i.indisprimary AND s.idx_scan <= $1::float8
-            AND pg_catalog.pg_relation_size(s.indexrelid) >= $2::float8
-          ORDER BY 5 DESC LIMIT ${TOP}`,
+  text: `WITH candidates AS MATERIALIZED (
+           SELECT i.indexrelid, i.indrelid, pg_catalog.pg_stat_get_numscans(i.indexrelid)::float8 AS scans,
+                  pg_catalog.pg_relation_size(i.indexrelid)::float8 AS size_bytes
+             FROM pg_catalog.pg_index i
+             JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE NOT i.indisunique AND NOT i.indisprimary
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+              AND pg_catalog.pg_stat_get_numscans(i.indexrelid) <= $1::float8
+              -- relpages (as of the last VACUUM, ANALYZE or CREATE INDEX) first, with a 2x margin, so the
+              -- exact size is read only for indexes that may be big enough: 340 ms became ~20 ms in B4.
+              AND c.relpages::float8 * current_setting('block_size')::float8 * 2 >= $2::float8
+         )
+         SELECT n.nspname AS schema, t.relname AS table, c.relname AS index, k.scans, k.size_bytes,
+                count(*) OVER ()::int AS matched
+           FROM candidates k
+           JOIN pg_catalog.pg_class c ON c.oid = k.indexrelid
+           JOIN pg_catalog.pg_class t ON t.oid = k.indrelid
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE k.size_bytes >= $2::float8
+          ORDER BY k.size_bytes DESC LIMIT ${TOP}`,
   values: [maxScans, minBytes],
 });
 
@@ -208,11 +238,17 @@ export const selectInvalidConstraints = (): Sql => ({
   values: [],
 });
 
+/** Block hits and reads of user tables and indexes, in one pass over pg_class (the statio views take four). */
 export const selectCacheHits = (): Sql => ({
-  text: `SELECT (SELECT coalesce(sum(heap_blks_hit), 0)::float8 FROM pg_catalog.pg_statio_user_tables) AS table_hit,
-                (SELECT coalesce(sum(heap_blks_read), 0)::float8 FROM pg_catalog.pg_statio_user_tables) AS table_read,
-                (SELECT coalesce(sum(idx_blks_hit), 0)::float8 FROM pg_catalog.pg_statio_user_indexes) AS index_hit,
-                (SELECT coalesce(sum(idx_blks_read), 0)::float8 FROM pg_catalog.pg_statio_user_indexes) AS index_read`,
+  text: `SELECT coalesce(sum(pg_catalog.pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind <> 'i'), 0)::float8 AS table_hit,
+                coalesce(sum(pg_catalog.pg_stat_get_blocks_fetched(c.oid) - pg_catalog.pg_stat_get_blocks_hit(c.oid))
+                  FILTER (WHERE c.relkind <> 'i'), 0)::float8 AS table_read,
+                coalesce(sum(pg_catalog.pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind = 'i'), 0)::float8 AS index_hit,
+                coalesce(sum(pg_catalog.pg_stat_get_blocks_fetched(c.oid) - pg_catalog.pg_stat_get_blocks_hit(c.oid))
+                  FILTER (WHERE c.relkind = 'i'), 0)::float8 AS index_read
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'm', 'i') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND n.nspname !~ '^pg_toast'`,
   values: [],
 });
 

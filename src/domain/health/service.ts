@@ -135,10 +135,7 @@ export async function getLatestReportsByTargets(ctx: Ctx, targetIds: string[]): 
 }
 
 /** The newest reports (at most 100) of each target, for batch loads (GraphQL Target.healthReports). */
-export async function getRecentReportsByTargets(
-  ctx: Ctx,
-  targetIds: string[],
-): Promise<Map<string, HealthReport[]>> {
+export async function getRecentReportsByTargets(ctx: Ctx, targetIds: string[]): Promise<Map<string, HealthReport[]>> {
   requireScopes(ctx, 'health:read');
   const wanted = [...new Set(targetIds.filter(isUuid))];
   const found = new Map<string, HealthReport[]>(wanted.map((id) => [id, []]));

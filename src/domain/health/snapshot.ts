@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Sql } from '../../db/tenant-scope.js';
 import { sqlStateOf } from '../../db/pg-errors.js';
+import type { Sql } from '../../db/tenant-scope.js';
 import * as q from './server-queries.js';
 
 /** One catalog read: its rows, or why the role could not read it (named so a check can say what to grant). */
@@ -132,7 +132,12 @@ export async function collectSnapshot(
           ? null
           : await read(
               'slowStatements',
-              q.selectSlowStatements(statementsSchema, Math.floor(info.num / 10000), t.slowQueries.minCalls, t.slowQueries.meanMs),
+              q.selectSlowStatements(
+                statementsSchema,
+                Math.floor(info.num / 10000),
+                t.slowQueries.minCalls,
+                t.slowQueries.meanMs,
+              ),
             ),
       replicationSlots: await read('replicationSlots', q.selectReplicationSlots()),
       hbaRules: await read('hbaRules', q.selectHbaRules()),

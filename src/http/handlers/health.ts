@@ -37,7 +37,12 @@ export function preferredRepresentation(request: FastifyRequest): 'json' | 'text
     .split(',')
     .map((part, i) => {
       const [type = '', ...params] = part.trim().toLowerCase().split(';');
-      const q = Number(params.map((p) => p.trim()).find((p) => p.startsWith('q='))?.slice(2) ?? '1');
+      const q = Number(
+        params
+          .map((p) => p.trim())
+          .find((p) => p.startsWith('q='))
+          ?.slice(2) ?? '1',
+      );
       return { type: type.trim(), q: Number.isFinite(q) ? q : 0, i };
     })
     .filter((m) => m.q > 0 && m.type in offers)

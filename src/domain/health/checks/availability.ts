@@ -37,7 +37,10 @@ export const inactiveSlots: HealthCheck = {
         status: 'warn',
         summary: `${inactive.length} replication slot(s) are inactive and keep WAL from being removed${inactive[0]?.retained_bytes != null ? ` (the largest holds ${Math.round(num(inactive[0]?.retained_bytes) / 1048576)} MB)` : ''}.`,
         evidence: inactive.slice(0, 10).map((r) => ({ slot: r.name, type: r.type, retainedBytes: r.retained_bytes })),
-        remediation: inactive.slice(0, 3).map((r) => `SELECT pg_drop_replication_slot('${String(r.name).replace(/'/g, "''")}');`).join('\n'),
+        remediation: inactive
+          .slice(0, 3)
+          .map((r) => `SELECT pg_drop_replication_slot('${String(r.name).replace(/'/g, "''")}');`)
+          .join('\n'),
       };
     }),
 };
@@ -70,7 +73,16 @@ export const walArchiving: HealthCheck = {
     withRows(ctx.snapshot.archiver, (rows) => {
       const a = rows[0] ?? {};
       const mode = ctx.snapshot.settings.get('archive_mode') ?? null;
-      const evidence = [{ archive_mode: mode, archived: num(a.archived), failed: num(a.failed), lastFailedWal: a.last_failed_wal ?? null, lastArchivedAt: a.last_archived_at ?? null, lastFailedAt: a.last_failed_at ?? null }];
+      const evidence = [
+        {
+          archive_mode: mode,
+          archived: num(a.archived),
+          failed: num(a.failed),
+          lastFailedWal: a.last_failed_wal ?? null,
+          lastArchivedAt: a.last_archived_at ?? null,
+          lastFailedAt: a.last_failed_at ?? null,
+        },
+      ];
       const failedLast =
         a.last_failed_at instanceof Date &&
         (!(a.last_archived_at instanceof Date) || a.last_failed_at.getTime() > a.last_archived_at.getTime());
@@ -79,7 +91,8 @@ export const walArchiving: HealthCheck = {
           status: 'fail',
           summary: `WAL archiving is failing: the last attempt (${a.last_failed_wal}) failed after the last success.`,
           evidence,
-          remediation: 'Read the server log for archive_command errors; fix the archive destination before pg_wal fills the disk.',
+          remediation:
+            'Read the server log for archive_command errors; fix the archive destination before pg_wal fills the disk.',
         };
       }
       if (mode === 'off') return pass('WAL archiving is off (no point-in-time recovery from archives).', evidence);

@@ -47,7 +47,14 @@ export const restoreDrills: HealthCheck = {
       };
     }
     const days = (ctx.now.getTime() - drill.at.getTime()) / (24 * HOUR);
-    const evidence = [{ drilledAt: drill.at.toISOString(), backupId: drill.backupId, verified: drill.verified, ageDays: Math.round(days * 10) / 10 }];
+    const evidence = [
+      {
+        drilledAt: drill.at.toISOString(),
+        backupId: drill.backupId,
+        verified: drill.verified,
+        ageDays: Math.round(days * 10) / 10,
+      },
+    ];
     if (!drill.verified) {
       return {
         status: 'fail',

@@ -27,7 +27,9 @@ export const sqlIdent = (name: unknown): string => {
 
 /** Query text as evidence: string literals blanked, since one may hold a password (ALTER ROLE ... PASSWORD). */
 export const redactQuery = (query: unknown): string | null =>
-  typeof query === 'string' ? query.replace(/'(?:[^']|'')*'?/g, "'?'").replace(/\$\w*\$[\s\S]*?\$\w*\$/g, () => '$$?$$') : null;
+  typeof query === 'string'
+    ? query.replace(/'(?:[^']|'')*'?/g, "'?'").replace(/\$\w*\$[\s\S]*?\$\w*\$/g, () => '$$?$$')
+    : null;
 
 export const bytes = (n: number): string => {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];

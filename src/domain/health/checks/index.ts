@@ -52,7 +52,10 @@ export function thresholdProblems(input: Record<string, Record<string, unknown>>
 export function collectorThresholds(t: Thresholds): CollectorThresholds {
   const v = (id: string, key: string) => Number(t[id]?.[key] ?? byId.get(id)?.defaults[key] ?? 0);
   return {
-    deadTuples: { minDeadTuples: v('maintenance.dead_tuples', 'minDeadTuples'), ratio: v('maintenance.dead_tuples', 'ratio') },
+    deadTuples: {
+      minDeadTuples: v('maintenance.dead_tuples', 'minDeadTuples'),
+      ratio: v('maintenance.dead_tuples', 'ratio'),
+    },
     bloat: {
       minPages: v('maintenance.table_bloat', 'minPages'),
       ratio: v('maintenance.table_bloat', 'ratio'),
@@ -63,7 +66,10 @@ export function collectorThresholds(t: Thresholds): CollectorThresholds {
       maxScans: v('performance.unused_indexes', 'maxScans'),
       minSizeBytes: v('performance.unused_indexes', 'minSizeBytes'),
     },
-    slowQueries: { minCalls: v('performance.slow_queries', 'minCalls'), meanMs: v('performance.slow_queries', 'meanMs') },
+    slowQueries: {
+      minCalls: v('performance.slow_queries', 'minCalls'),
+      meanMs: v('performance.slow_queries', 'meanMs'),
+    },
   };
 }
 

@@ -32,7 +32,10 @@ export const deadTuples: HealthCheck = {
     withRows(ctx.snapshot.deadTupleRatios, (rows) => {
       const top = deadTupleEvidence(ctx);
       if (rows.length === 0) {
-        return pass(`No table has ${th.minDeadTuples} dead tuples and ${(th.ratio ?? 0) * 100}% of its rows dead.`, top);
+        return pass(
+          `No table has ${th.minDeadTuples} dead tuples and ${(th.ratio ?? 0) * 100}% of its rows dead.`,
+          top,
+        );
       }
       const flagged = rows.map((r) => ({
         table: tableOf(r),
@@ -73,13 +76,17 @@ export const autovacuumBehind: HealthCheck = {
       }
       const staleMs = (th.staleHours ?? 24) * 3600_000;
       const behind = deadTupleEvidence(ctx).filter((t) => {
-        const series = [t.deadTuples as number, ...earlier.map((h) => h.tables.find((x) => x.table === t.table)?.deadTuples)];
+        const series = [
+          t.deadTuples as number,
+          ...earlier.map((h) => h.tables.find((x) => x.table === t.table)?.deadTuples),
+        ];
         if (series.some((v) => v === undefined)) return false;
         const growing = series.every((v, i) => i === series.length - 1 || (v as number) > (series[i + 1] as number));
         const last = t.lastAutovacuum ? new Date(String(t.lastAutovacuum)).getTime() : 0;
         return growing && ctx.now.getTime() - last > staleMs;
       });
-      if (behind.length === 0) return pass(`No table's dead tuples grew across the last ${needed} reports without an autovacuum.`);
+      if (behind.length === 0)
+        return pass(`No table's dead tuples grew across the last ${needed} reports without an autovacuum.`);
       return {
         status: 'warn',
         summary: `${behind.length} table(s) gained dead tuples in each of the last ${needed} reports and were not autovacuumed for ${th.staleHours} h.`,
@@ -97,7 +104,10 @@ export const tableBloat: HealthCheck = {
   docsUrl: 'https://github.com/ioguix/pgsql-bloat-estimation',
   run: (ctx, th) =>
     withRows(ctx.snapshot.tableBloat, (rows) => {
-      if (rows.length === 0) return pass(`No table is estimated over ${(th.ratio ?? 0) * 100}% bloated and ${bytes(th.minBytes ?? 0)} of waste.`);
+      if (rows.length === 0)
+        return pass(
+          `No table is estimated over ${(th.ratio ?? 0) * 100}% bloated and ${bytes(th.minBytes ?? 0)} of waste.`,
+        );
       return {
         status: 'warn',
         summary: `${matchedOf(rows)} table(s) are estimated at least ${(th.ratio ?? 0) * 100}% bloated (statistics-based estimate); most waste: ${qualified(rows[0]?.schema, rows[0]?.name)} (${bytes(num(rows[0]?.bloat_bytes))}).`,
@@ -128,7 +138,8 @@ export const wraparound: HealthCheck = {
           status: 'fail',
           summary: `Only ${remaining} transaction ids are left before wraparound forces a shutdown.`,
           evidence,
-          remediation: 'VACUUM (FREEZE) the oldest tables now; end long-running transactions and drop stale replication slots first.',
+          remediation:
+            'VACUUM (FREEZE) the oldest tables now; end long-running transactions and drop stale replication slots first.',
         };
       }
       if (worst > (th.warnAge ?? 0)) {

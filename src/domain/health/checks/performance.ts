@@ -187,7 +187,8 @@ export const longQueries: HealthCheck = {
     withRows(ctx.snapshot.activity, (rows) =>
       sessionsOver(
         rows,
-        (r) => r.state === 'active' && r.backend_type === 'client backend' && num(r.query_seconds) >= (th.seconds ?? 60),
+        (r) =>
+          r.state === 'active' && r.backend_type === 'client backend' && num(r.query_seconds) >= (th.seconds ?? 60),
         (hits) => ({
           status: 'warn',
           summary: `${hits.length} quer(ies) running for at least ${th.seconds} s.`,

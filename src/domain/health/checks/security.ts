@@ -24,7 +24,7 @@ export const ssl: HealthCheck = {
         status: 'fail',
         summary: 'ssl is off: every connection, password exchange included, crosses the network in the clear.',
         evidence,
-        remediation: "ssl = on (with ssl_cert_file and ssl_key_file) in postgresql.conf, then SELECT pg_reload_conf();",
+        remediation: 'ssl = on (with ssl_cert_file and ssl_key_file) in postgresql.conf, then SELECT pg_reload_conf();',
       };
     }
     // Unset (empty) means the server's default, TLSv1.2 from PostgreSQL 14 on; TLSv1 and TLSv1.1 are weak.
@@ -270,7 +270,13 @@ export const auditing: HealthCheck = {
     const preload = setting(ctx, 'shared_preload_libraries');
     const pgaudit = setting(ctx, 'pgaudit.log');
     const logStatement = setting(ctx, 'log_statement');
-    const evidence = [{ shared_preload_libraries: preload ?? null, 'pgaudit.log': pgaudit ?? null, log_statement: logStatement ?? null }];
+    const evidence = [
+      {
+        shared_preload_libraries: preload ?? null,
+        'pgaudit.log': pgaudit ?? null,
+        log_statement: logStatement ?? null,
+      },
+    ];
     if (preload?.split(',').some((l) => l.trim() === 'pgaudit') && pgaudit && pgaudit !== 'none') {
       return pass(`pgaudit is loaded and logs ${pgaudit}.`, evidence);
     }
@@ -295,9 +301,10 @@ export const connectionLogging: HealthCheck = {
     const disc = setting(ctx, 'log_disconnections');
     if (conn === undefined || disc === undefined) return unknown(SETTINGS_HIDDEN);
     // From PostgreSQL 18 log_connections is a list of aspects, empty when off.
-    const off = [conn === 'off' || conn === '' ? 'log_connections' : null, disc === 'on' ? null : 'log_disconnections'].filter(
-      (x): x is string => x !== null,
-    );
+    const off = [
+      conn === 'off' || conn === '' ? 'log_connections' : null,
+      disc === 'on' ? null : 'log_disconnections',
+    ].filter((x): x is string => x !== null);
     return off.length === 0
       ? pass('Connections and disconnections are logged.')
       : {
