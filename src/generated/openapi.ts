@@ -418,6 +418,115 @@ export interface paths {
         patch: operations["updateBackup"];
         trace?: never;
     };
+    "/v1/targets/{targetId}/health-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A target's health reports, newest first. */
+        get: operations["listHealthReports"];
+        put?: never;
+        /**
+         * Start a health report of a target; answers with the job (or, with ?wait, the report).
+         * @description The job reads the target's catalog as the target's own role, in one READ ONLY transaction under
+         *     statement_timeout and lock_timeout, and runs every check. With `wait=N` (N <= 30) the call waits
+         *     up to N seconds and answers 201 with the report when it finished in time, else 202 with the job.
+         */
+        post: operations["startHealthReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/health-reports/latest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A target's newest finished health report.
+         * @description 404 PGS_HEALTH_REPORT_NOT_FOUND before its first.
+         */
+        get: operations["getLatestHealthReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/health-reports/{reportId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One health report, as JSON, chatops text or a self-contained HTML page.
+         * @description `Accept: text/plain` answers at most 15 lines, worst checks first, with the target's name and the
+         *     counts. `Accept: text/html` answers one page with no external assets: the summary, the failing
+         *     checks with their remediation, and an inline SVG chart of dead tuples of the top tables across the
+         *     target's history. Anything else answers JSON.
+         */
+        get: operations["getHealthReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The fleet view; each target's newest report status, failing and warning counts, and age. */
+        get: operations["getFleetHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/health-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A target's health thresholds, report schedule and history retention.
+         * @description 404 PGS_HEALTH_POLICY_NOT_FOUND when the target has none (the defaults apply).
+         */
+        get: operations["getHealthPolicy"];
+        /**
+         * Set (create or replace) a target's health policy.
+         * @description 400 PGS_INVALID_THRESHOLDS for an unknown check id or key, PGS_INVALID_SCHEDULE or
+         *     PGS_INVALID_TIMEZONE for a bad schedule. Scheduled reports run through the one leader.
+         */
+        put: operations["setHealthPolicy"];
+        post?: never;
+        /** Remove a target's health policy (defaults apply again; no scheduled reports). */
+        delete: operations["deleteHealthPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/targets/{targetId}/backup-policy": {
         parameters: {
             query?: never;
@@ -1010,6 +1119,126 @@ export interface components {
                 applied: number;
                 known: number;
             };
+        };
+        /**
+         * @description A check's outcome. `unknown` means the credentials could not run it; `summary` names the missing privilege.
+         * @enum {string}
+         */
+        HealthCheckStatus: "pass" | "warn" | "fail" | "unknown";
+        /** @enum {string} */
+        HealthCategory: "maintenance" | "performance" | "security" | "availability" | "backups";
+        HealthCheckResult: {
+            /** @description Stable, e.g. maintenance.dead_tuples or security.hba_open_ranges. */
+            id: string;
+            category: components["schemas"]["HealthCategory"];
+            status: components["schemas"]["HealthCheckStatus"];
+            summary: string;
+            /** @description The top rows (at most 10, or a few more for merged lists) with the query's numbers. */
+            evidence: {
+                [key: string]: unknown;
+            }[];
+            /** @description The SQL or setting to change; empty when there is nothing to do. */
+            remediation: string;
+            docsUrl?: string;
+        };
+        HealthStatusCounts: {
+            fail: number;
+            warn: number;
+            unknown: number;
+            pass: number;
+        };
+        /**
+         * @description `pending` until the job finishes; then the worst check status (fail, warn, unknown, pass in that
+         *     order), or `error` when the report could not run at all (see `error`).
+         * @enum {string}
+         */
+        HealthReportStatus: "pending" | "pass" | "warn" | "unknown" | "fail" | "error";
+        HealthReport: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            targetId: string;
+            /** Format: uuid */
+            jobId: string | null;
+            status: components["schemas"]["HealthReportStatus"];
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+            /** @description What the server said about itself (version, versionNum, uptimeSeconds, role, pgMonitor, ...). */
+            server: {
+                [key: string]: unknown;
+            } | null;
+            counts: components["schemas"]["HealthStatusCounts"];
+            checks: components["schemas"]["HealthCheckResult"][];
+            error: null | components["schemas"]["ErrorSummary"];
+            /** Format: date-time */
+            createdAt: string;
+        };
+        HealthReportPage: {
+            items: components["schemas"]["HealthReport"][];
+            nextCursor: string | null;
+        };
+        FleetHealthEntry: {
+            /** Format: uuid */
+            targetId: string;
+            targetName: string;
+            /**
+             * Format: uuid
+             * @description The newest finished report; null before the first.
+             */
+            reportId: string | null;
+            status: null | components["schemas"]["HealthReportStatus"];
+            counts: components["schemas"]["HealthStatusCounts"];
+            /** Format: date-time */
+            finishedAt: string | null;
+            /** @description How old the newest finished report is. */
+            ageSeconds: number | null;
+        };
+        FleetHealthPage: {
+            items: components["schemas"]["FleetHealthEntry"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @description Per check id, the thresholds to override, e.g. `{"performance.long_queries": {"seconds": 30}}`.
+         *     Unknown check ids or keys answer 400 PGS_INVALID_THRESHOLDS.
+         */
+        HealthThresholds: {
+            [key: string]: {
+                [key: string]: number;
+            };
+        };
+        HealthPolicyInput: {
+            thresholds?: components["schemas"]["HealthThresholds"];
+            /** @description Five-field cron for scheduled reports (as drill policies); null or absent for none. */
+            schedule?: string | null;
+            /** @default UTC */
+            timezone: string;
+            /**
+             * @description Days of report history kept.
+             * @default 30
+             */
+            keepDays: number;
+        };
+        HealthPolicy: {
+            /** Format: uuid */
+            targetId: string;
+            thresholds: components["schemas"]["HealthThresholds"];
+            /** @description Every check's thresholds in force (PgHero-style defaults with the overrides on top). */
+            effectiveThresholds: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            schedule: string | null;
+            timezone: string;
+            keepDays: number;
+            /** Format: date-time */
+            nextTick: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
         };
         /**
          * @description Grandfather-father-son retention, counted in the policy's time zone. For each of the newest N
@@ -1988,6 +2217,248 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Backup"];
                 };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listHealthReports: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reports. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReportPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    startHealthReport: {
+        parameters: {
+            query?: {
+                /** @description Seconds to wait for the report (0 to 30). */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report, finished within `wait` seconds. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReport"];
+                };
+            };
+            /** @description Accepted; the job is queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getLatestHealthReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReport"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getHealthReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reportId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReport"];
+                    "text/plain": string;
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getFleetHealth: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the tenant's targets, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetHealthPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getHealthPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthPolicy"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    setHealthPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HealthPolicyInput"];
+            };
+        };
+        responses: {
+            /** @description The policy as set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthPolicy"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteHealthPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];

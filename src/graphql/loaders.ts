@@ -3,6 +3,7 @@ import { getBackupPoliciesByTargets } from '../domain/backup-policies/service.js
 import { type Backup, getBackupsByIds, listBackupsOfTargets } from '../domain/backups/service.js';
 import type { Ctx } from '../domain/context.js';
 import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
+import { getLatestReportsByTargets, getRecentReportsByTargets } from '../domain/health/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
 import type { Page, PageRequest } from '../domain/pagination.js';
@@ -86,5 +87,7 @@ export const loaders: MercuriusLoaders = {
     drillPolicy: batchLoader(getDrillPoliciesByTargets, (t: Target) => t.id),
     backupPolicy: batchLoader(getBackupPoliciesByTargets, (t: Target) => t.id),
     backups: pagedLoader(listBackupsOfTargets, (t: Target) => t.id),
+    latestHealthReport: batchLoader(getLatestReportsByTargets, (t: Target) => t.id),
+    healthReports: batchLoader(getRecentReportsByTargets, (t: Target) => t.id),
   },
 };

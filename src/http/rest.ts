@@ -21,6 +21,16 @@ import {
   setDrillPolicyHandler,
   verifyBackupHandler,
 } from './handlers/drills.js';
+import {
+  deleteHealthPolicyHandler,
+  getFleetHealthHandler,
+  getHealthPolicyHandler,
+  getHealthReportHandler,
+  getLatestHealthReportHandler,
+  listHealthReportsHandler,
+  setHealthPolicyHandler,
+  startHealthReportHandler,
+} from './handlers/health.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
 import { getLivenessHandler, readinessHandler } from './handlers/probes.js';
 import {
@@ -123,6 +133,14 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     deleteBackupPolicy: deleteBackupPolicyHandler,
     getRetentionPlan: getRetentionPlanHandler,
     updateBackup: updateBackupHandler,
+    startHealthReport: startHealthReportHandler,
+    listHealthReports: listHealthReportsHandler,
+    getLatestHealthReport: getLatestHealthReportHandler,
+    getHealthReport: getHealthReportHandler,
+    getFleetHealth: getFleetHealthHandler,
+    getHealthPolicy: getHealthPolicyHandler,
+    setHealthPolicy: setHealthPolicyHandler,
+    deleteHealthPolicy: deleteHealthPolicyHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { backupPolicyMetrics } from './backup-policy-metrics.js';
+import { registerHealthMetrics } from './health-metrics.js';
 
 /** Prometheus metrics at GET /metrics: process metrics plus HTTP request counts and latencies. */
 export function registerMetrics(app: FastifyInstance): Registry {
@@ -32,6 +33,7 @@ export function registerMetrics(app: FastifyInstance): Registry {
     total.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
   });
+  registerHealthMetrics(registry, () => (app.hasDecorator('pool') ? app.pool : undefined));
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();

@@ -1,5 +1,6 @@
 // `npm run bench`: pgsteward's backup through the API against bare pg_dump (B1), pgsteward's memory (B2),
-// and a restore through the API against bare createdb + pg_restore -j2 (B3).
+// a restore through the API against bare createdb + pg_restore -j2 (B3), and a health report against
+// its bare catalog queries (B4, health-b4.ts; BENCH_B4=0 skips it).
 // Never part of `npm test` (tap only runs *.test.ts). Knobs: BENCH_SIZE_MB (comma-separated sizes,
 // default "100,1024"), BENCH_RUNS (runs of each variant per size, default 3), BENCH_SERVER (built|tsx),
 // BENCH_DOC (where the results go, default docs/BENCHMARKS.md; "none" to only print), BENCH_B3=0 (skip
@@ -245,3 +246,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// B4 (health reports) runs on a cluster of its own; see health-b4.ts.
+if (env.BENCH_B4 !== '0') await import('./health-b4.js').then((b4) => b4.main());

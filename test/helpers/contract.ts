@@ -57,6 +57,8 @@ export class ContractChecker {
       this.cache.set(key, validate);
     }
     let parsed: unknown;
+    // A text representation (text/plain, text/html) is validated as the string it is.
+    if (!mediaType.includes('json')) return validate(body) ? [] : [`${where}: ${this.ajv.errorsText(validate.errors)}`];
     try {
       parsed = JSON.parse(body);
     } catch {

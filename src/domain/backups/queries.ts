@@ -172,3 +172,15 @@ export const insertIdempotencyKey = (
   text: `INSERT INTO idempotency_keys (tenant_id, operation, key, request_hash, job_id) VALUES ($1, $2, $3, $4, $5)`,
   values: [tenantId, operation, key, hash, jobId],
 });
+
+/** A target's backup posture (health reports): its newest available backup, and its newest drill. */
+export const selectBackupPosture = (targetId: string): Sql => ({
+  text: `SELECT (SELECT max(coalesce(completed_at, created_at)) FROM backups
+                  WHERE target_id = $1 AND status = 'available') AS newest_backup_at,
+                d.id AS drilled_backup_id, d.last_verified_at, (d.last_verification ->> 'verified') = 'true' AS verified
+           FROM (SELECT 1) one
+           LEFT JOIN LATERAL (SELECT id, last_verified_at, last_verification FROM backups
+                               WHERE target_id = $1 AND last_verified_at IS NOT NULL
+                               ORDER BY last_verified_at DESC LIMIT 1) d ON true`,
+  values: [targetId],
+});

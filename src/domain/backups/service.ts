@@ -23,6 +23,7 @@ import {
   selectBackup,
   selectBackupPage,
   selectBackupPagesByTargets,
+  selectBackupPosture,
   selectBackupsByIds,
   selectIdempotencyKey,
   setBackupJob,
@@ -261,4 +262,29 @@ export async function deleteBackup(ctx: Ctx, id: string): Promise<Backup> {
   await ctx.services.storage.delete(backupPrefix(row.tenant_id, row.target_id ?? 'none', row.id));
   const deleted = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one<BackupRow>(markBackupDeleted(id)));
   return toBackup(deleted ?? (await loadBackupRow(ctx, id)));
+}
+
+export interface BackupPostureFacts {
+  newestBackupAt: Date | null;
+  newestDrill: { at: Date; verified: boolean; backupId: string } | null;
+}
+
+/**
+ * What health reports read about a target's backups, inside the caller's tenant transaction: when its
+ * newest available backup completed, and its newest restore drill with whether it verified.
+ */
+export async function backupPostureOf(tx: Tx, targetId: string): Promise<BackupPostureFacts> {
+  const row = await tx.one<{
+    newest_backup_at: Date | null;
+    drilled_backup_id: string | null;
+    last_verified_at: Date | null;
+    verified: boolean | null;
+  }>(selectBackupPosture(targetId));
+  return {
+    newestBackupAt: row?.newest_backup_at ?? null,
+    newestDrill:
+      row?.drilled_backup_id && row.last_verified_at
+        ? { at: row.last_verified_at, verified: row.verified === true, backupId: row.drilled_backup_id }
+        : null,
+  };
 }

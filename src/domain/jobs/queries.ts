@@ -49,3 +49,11 @@ export const selectJobPage = (filter: JobFilter, after: JobPosition | undefined,
     limit + 1,
   ],
 });
+
+/** Failed jobs of a target since a moment, by kind (health reports' backup posture). */
+export const countFailedJobs = (targetId: string, kinds: string[], since: Date): Sql => ({
+  text: `SELECT kind, count(*)::int AS count FROM jobs
+          WHERE target_id = $1 AND kind = ANY ($2::text[]) AND status = 'failed' AND finished_at >= $3
+          GROUP BY kind ORDER BY kind`,
+  values: [targetId, kinds, since],
+});

@@ -1,4 +1,4 @@
-import { inTenantScope } from '../../db/tenant-scope.js';
+import { inTenantScope, type Tx } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { type JobRow, toJob } from '../../jobs/job-row.js';
 import { requestCancel } from '../../jobs/queue.js';
@@ -6,7 +6,7 @@ import { isJobStatus, type JobStatus } from '../../jobs/types.js';
 import { type Ctx, readScope, requireScopes } from '../context.js';
 import { isUuid } from '../ids.js';
 import { type Keyset, listPage, type Page } from '../pagination.js';
-import { type JobPosition, selectJob, selectJobPage, selectJobsByIds } from './queries.js';
+import { countFailedJobs, type JobPosition, selectJob, selectJobPage, selectJobsByIds } from './queries.js';
 import { type JobView, toJobView } from './view.js';
 
 export type { JobStatus, JobView };
@@ -105,3 +105,11 @@ export async function getJobsByIds(ctx: Ctx, ids: string[]): Promise<Map<string,
     }),
   );
 }
+
+/** How many of a target's jobs of these kinds failed since `since`, inside the caller's tenant transaction. */
+export const failedJobCounts = (
+  tx: Tx,
+  targetId: string,
+  kinds: string[],
+  since: Date,
+): Promise<{ kind: string; count: number }[]> => tx.rows(countFailedJobs(targetId, kinds, since));
