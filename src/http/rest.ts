@@ -30,6 +30,13 @@ import {
   startRestoreHandler,
 } from './handlers/restores.js';
 import {
+  applyRoleSetHandler,
+  deleteRoleSetHandler,
+  getRoleSetHandler,
+  listRoleSetsHandler,
+  listServerRolesHandler,
+} from './handlers/roles.js';
+import {
   checkTargetHandler,
   createTargetHandler,
   deleteTargetHandler,
@@ -123,6 +130,11 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     deleteBackupPolicy: deleteBackupPolicyHandler,
     getRetentionPlan: getRetentionPlanHandler,
     updateBackup: updateBackupHandler,
+    listRoleSets: listRoleSetsHandler,
+    getRoleSet: getRoleSetHandler,
+    applyRoleSet: applyRoleSetHandler,
+    deleteRoleSet: deleteRoleSetHandler,
+    listServerRoles: listServerRolesHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

@@ -16,4 +16,50 @@ export const RoleErrors = {
     (field: string, why: string) => `${field} is not a name pgsteward gives a role: ${why}.`,
     (field: string) => ({ field }),
   ),
+  roleNotManaged: defineError(
+    'PGS_ROLE_NOT_MANAGED',
+    409,
+    'Conflict',
+    (role: string, why: string) => `Role '${role}' ${why}; pgsteward never alters or drops a role it did not create.`,
+    (role: string) => ({ role }),
+  ),
+  roleSetNotFound: defineError(
+    'PGS_ROLE_SET_NOT_FOUND',
+    404,
+    'Not Found',
+    (name: string) => `Role set '${name}' was not found on this target.`,
+  ),
+  roleSetHasMembers: defineError(
+    'PGS_ROLE_SET_HAS_MEMBERS',
+    409,
+    'Conflict',
+    (members: { role: string; member: string }[]) =>
+      `These roles are still members: ${members.map((m) => `${m.member} (of ${m.role})`).join(', ')}. Remove or delete them first.`,
+    (members: { role: string; member: string; login: boolean }[]) => ({ members }),
+  ),
+  schemaNotFound: defineError(
+    'PGS_SCHEMA_NOT_FOUND',
+    400,
+    'Bad Request',
+    (schemas: string[], database: string) => `No schema ${schemas.map((s) => `'${s}'`).join(', ')} in database '${database}'.`,
+    (schemas: string[]) => ({ schemas }),
+  ),
+  databaseNotFound: defineError(
+    'PGS_DATABASE_NOT_FOUND',
+    400,
+    'Bad Request',
+    (database: string) => `Database '${database}' does not exist on the target's server.`,
+  ),
+  roleChangeRefused: defineError(
+    'PGS_ROLE_CHANGE_REFUSED',
+    422,
+    'Unprocessable Content',
+    (why: string) => `The server refused the change, and none of it was applied: ${why}`,
+  ),
+  roleSetBusy: defineError(
+    'PGS_ROLE_SET_BUSY',
+    409,
+    'Conflict',
+    () => 'The server held a lock the change needs for longer than its lock_timeout (or it ran past its statement_timeout); nothing was applied. Retry.',
+  ),
 };
