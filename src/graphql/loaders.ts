@@ -6,6 +6,7 @@ import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
 import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
+import { getRoleSetsByTargets } from '../domain/roles/role-sets/service.js';
 import { getTargetsByIds, type Target } from '../domain/targets/service.js';
 import { isPgStewardError } from '../errors.js';
 
@@ -52,5 +53,6 @@ export const loaders: MercuriusLoaders = {
   Target: {
     drillPolicy: batchLoader(getDrillPoliciesByTargets, (t: Target) => t.id),
     backupPolicy: batchLoader(getBackupPoliciesByTargets, (t: Target) => t.id),
+    roleSets: batchLoader(getRoleSetsByTargets, (t: Target) => t.id),
   },
 };

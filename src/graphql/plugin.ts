@@ -17,6 +17,7 @@ import { backupResolvers } from './resolvers/backups.js';
 import { drillResolvers } from './resolvers/drills.js';
 import { jobResolvers } from './resolvers/jobs.js';
 import { restoreResolvers } from './resolvers/restores.js';
+import { roleResolvers } from './resolvers/roles.js';
 import { targetResolvers } from './resolvers/targets.js';
 import { tenantResolvers } from './resolvers/tenants.js';
 
@@ -37,6 +38,7 @@ const resolvers = auditMutations(
     restoreResolvers,
     drillResolvers,
     backupPolicyResolvers,
+    roleResolvers,
     jobUpdateResolvers,
   ),
 );

@@ -75,8 +75,15 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     t.equal(body.dryRun, true);
     t.equal(body.changed, true);
     t.same(body.roleNames, [ro, rw, mig]);
-    t.ok(body.statements.includes(`CREATE ROLE "${ro}" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`));
-    t.ok(body.statements.includes(`ALTER TABLE "public"."accounts" OWNER TO "${mig}"`), 'the plan lists each owner change');
+    t.ok(
+      body.statements.includes(
+        `CREATE ROLE "${ro}" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
+      ),
+    );
+    t.ok(
+      body.statements.includes(`ALTER TABLE "public"."accounts" OWNER TO "${mig}"`),
+      'the plan lists each owner change',
+    );
     t.ok(body.statements.includes(`ALTER VIEW "public"."account_emails" OWNER TO "${mig}"`));
     t.ok(
       body.statements.includes(
@@ -84,8 +91,12 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
       ),
       'default privileges FOR ROLE the migrations role',
     );
-    t.notOk(body.statements.some((s: string) => /TRUNCATE|SUPERUSER(?! )|CREATEDB(?! )/.test(s.replace(/NO[A-Z]+/g, ''))));
+    t.notOk(
+      body.statements.some((s: string) => /TRUNCATE|SUPERUSER(?! )|CREATEDB(?! )/.test(s.replace(/NO[A-Z]+/g, ''))),
+    );
     t.same(body.drift.missingRoles, [ro, rw, mig]);
+    if (cluster.major >= 16) t.equal(body.statements[0], `SET LOCAL createrole_self_grant = 'set, inherit'`);
+    else t.ok(body.statements.includes(`GRANT "${mig}" TO "${db.admin.role}"`), 'before 16, membership is granted');
     t.equal(await serverFingerprint(db), before, 'no change on the server');
     const get = await app.inject({ url: url(), headers: bearer(acme) });
     t.equal(get.statusCode, 404, 'a dry run records nothing');
@@ -104,10 +115,19 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     );
     t.equal(roles.length, 3);
     for (const r of roles) {
-      t.match(r, { rolcanlogin: false, rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolbypassrls: false });
+      t.match(r, {
+        rolcanlogin: false,
+        rolsuper: false,
+        rolcreaterole: false,
+        rolcreatedb: false,
+        rolreplication: false,
+        rolbypassrls: false,
+      });
       t.equal(r.comment, `pgsteward:managed tenant=acme target=${targetId} owner=role-set:${set}`);
     }
-    const owner = await db.superQuery<{ o: string }>(`SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname = 'accounts'`);
+    const owner = await db.superQuery<{ o: string }>(
+      `SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname = 'accounts'`,
+    );
     t.equal(owner[0]?.o, mig, 'existing tables go to the migrations role');
     const again = await put({});
     t.equal(again.statusCode, 200);
@@ -116,7 +136,12 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     t.equal(again.json().drift.inSync, true);
     const got = await app.inject({ url: url(), headers: bearer(acme) });
     t.equal(got.statusCode, 200);
-    t.match(got.json(), { name: set, database: db.name, schemas: ['public'], roles: ['readonly', 'readwrite', 'migrations'] });
+    t.match(got.json(), {
+      name: set,
+      database: db.name,
+      schemas: ['public'],
+      roles: ['readonly', 'readwrite', 'migrations'],
+    });
     t.equal(got.json().drift.inSync, true, JSON.stringify(got.json().drift));
   });
 
@@ -128,8 +153,37 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     t.pass('made');
   });
 
+  await t.test('the admin role can grant the set roles to others (ADMIN OPTION from 16 on)', async (t) => {
+    if (cluster.major >= 16) {
+      const self = await db.superQuery<{ admin_option: boolean; inherit_option: boolean; set_option: boolean }>(
+        `SELECT bool_or(admin_option) AS admin_option, bool_or(inherit_option) AS inherit_option, bool_or(set_option) AS set_option
+           FROM pg_auth_members WHERE roleid = $1::regrole AND member = $2::regrole`,
+        [quoteIdent(mig), quoteIdent(db.admin.role)],
+      );
+      t.same(
+        self,
+        [{ admin_option: true, inherit_option: true, set_option: true }],
+        'createrole_self_grant made it usable',
+      );
+    }
+    const probe = `p_${db.suffix}`;
+    t.equal(
+      await as(
+        db,
+        { name: db.admin.role, password: db.admin.password },
+        `CREATE ROLE ${quoteIdent(probe)} NOLOGIN`,
+        `GRANT ${quoteIdent(ro)} TO ${quoteIdent(probe)}`,
+        `DROP ROLE ${quoteIdent(probe)}`,
+      ),
+      'ok',
+    );
+  });
+
   await t.test('readonly reads and cannot write', async (t) => {
-    t.equal(await as(db, users.ro, 'SELECT count(*) FROM public.accounts', 'SELECT * FROM public.account_emails'), 'ok');
+    t.equal(
+      await as(db, users.ro, 'SELECT count(*) FROM public.accounts', 'SELECT * FROM public.account_emails'),
+      'ok',
+    );
     t.equal(await as(db, users.ro, "INSERT INTO public.accounts (email) VALUES ('x')"), '42501');
     t.equal(await as(db, users.ro, 'DELETE FROM public.accounts'), '42501');
   });
@@ -151,27 +205,36 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     t.equal(await as(db, users.rw, 'CREATE TABLE public.mine (id int)'), '42501');
   });
 
-  await t.test('a table the migrations role creates later is readable by readonly and writable by readwrite', async (t) => {
-    t.equal(
-      await as(
-        db,
-        users.mig,
-        `SET ROLE ${quoteIdent(mig)}`,
-        'CREATE TABLE public.later (id bigserial PRIMARY KEY, note text)',
-        "INSERT INTO public.later (note) VALUES ('first')",
-      ),
-      'ok',
-    );
-    t.equal(await as(db, users.ro, 'SELECT note FROM public.later'), 'ok', 'readonly reads it with no further call');
-    t.equal(await as(db, users.ro, "INSERT INTO public.later (note) VALUES ('no')"), '42501');
-    t.equal(
-      await as(db, users.rw, "INSERT INTO public.later (note) VALUES ('rw')", "UPDATE public.later SET note = 'rw!'", 'DELETE FROM public.later'),
-      'ok',
-      'readwrite writes it, sequence included',
-    );
-    const got = await app.inject({ url: url(), headers: bearer(acme) });
-    t.equal(got.json().drift.inSync, true, 'a table made by the migrations role is no drift');
-  });
+  await t.test(
+    'a table the migrations role creates later is readable by readonly and writable by readwrite',
+    async (t) => {
+      t.equal(
+        await as(
+          db,
+          users.mig,
+          `SET ROLE ${quoteIdent(mig)}`,
+          'CREATE TABLE public.later (id bigserial PRIMARY KEY, note text)',
+          "INSERT INTO public.later (note) VALUES ('first')",
+        ),
+        'ok',
+      );
+      t.equal(await as(db, users.ro, 'SELECT note FROM public.later'), 'ok', 'readonly reads it with no further call');
+      t.equal(await as(db, users.ro, "INSERT INTO public.later (note) VALUES ('no')"), '42501');
+      t.equal(
+        await as(
+          db,
+          users.rw,
+          "INSERT INTO public.later (note) VALUES ('rw')",
+          "UPDATE public.later SET note = 'rw!'",
+          'DELETE FROM public.later',
+        ),
+        'ok',
+        'readwrite writes it, sequence included',
+      );
+      const got = await app.inject({ url: url(), headers: bearer(acme) });
+      t.equal(got.json().drift.inSync, true, 'a table made by the migrations role is no drift');
+    },
+  );
 
   await t.test('a grant added by hand shows as drift, and applying again removes it', async (t) => {
     await db.superQuery(`GRANT DELETE ON public.accounts TO ${quoteIdent(ro)}`);
@@ -246,7 +309,10 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     t.match(byName.get(users.ro.name), { login: true, managed: false, memberOf: [ro] });
     t.match(byName.get(db.admin.role), { createRole: true, superuser: false, managed: false });
     t.match(byName.get('postgres'), { superuser: true });
-    t.notOk(seen.some((r) => String(r.name).startsWith('pg_')), 'no predefined roles');
+    t.notOk(
+      seen.some((r) => String(r.name).startsWith('pg_')),
+      'no predefined roles',
+    );
   });
 
   await t.test('delete refuses with 409 naming the member login users', async (t) => {
@@ -332,10 +398,14 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     const owners = await db.superQuery<{ relname: string; o: string }>(
       `SELECT relname, pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname IN ('accounts', 'later') ORDER BY 1`,
     );
-    t.same(owners, [
-      { relname: 'accounts', o: db.admin.role },
-      { relname: 'later', o: db.admin.role },
-    ], 'tables go back to the admin role');
+    t.same(
+      owners,
+      [
+        { relname: 'accounts', o: db.admin.role },
+        { relname: 'later', o: db.admin.role },
+      ],
+      'tables go back to the admin role',
+    );
     const gone = await app.inject({ url: url(), headers: bearer(acme) });
     t.equal(gone.statusCode, 404);
   });
@@ -361,8 +431,18 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     const rows = await test.db.ownerQuery<{ action: string; resource: string; outcome: string }>(
       `SELECT action, resource, outcome FROM audit_events WHERE tenant_id = 'acme' AND resource LIKE '%role-sets%'`,
     );
-    t.ok(rows.some((r) => r.action === 'applyRoleSet' && r.resource === `targets/${targetId}/role-sets/${set}` && r.outcome === 'success'));
-    t.ok(rows.some((r) => r.action === 'deleteRoleSet' && r.outcome === 'failure'), 'the refused delete too');
+    t.ok(
+      rows.some(
+        (r) =>
+          r.action === 'applyRoleSet' &&
+          r.resource === `targets/${targetId}/role-sets/${set}` &&
+          r.outcome === 'success',
+      ),
+    );
+    t.ok(
+      rows.some((r) => r.action === 'deleteRoleSet' && r.outcome === 'failure'),
+      'the refused delete too',
+    );
     t.ok(rows.some((r) => r.action === 'deleteRoleSet' && r.outcome === 'success'));
   });
 

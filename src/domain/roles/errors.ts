@@ -41,7 +41,8 @@ export const RoleErrors = {
     'PGS_SCHEMA_NOT_FOUND',
     400,
     'Bad Request',
-    (schemas: string[], database: string) => `No schema ${schemas.map((s) => `'${s}'`).join(', ')} in database '${database}'.`,
+    (schemas: string[], database: string) =>
+      `No schema ${schemas.map((s) => `'${s}'`).join(', ')} in database '${database}'.`,
     (schemas: string[]) => ({ schemas }),
   ),
   databaseNotFound: defineError(
@@ -60,6 +61,7 @@ export const RoleErrors = {
     'PGS_ROLE_SET_BUSY',
     409,
     'Conflict',
-    () => 'The server held a lock the change needs for longer than its lock_timeout (or it ran past its statement_timeout); nothing was applied. Retry.',
+    () =>
+      'The server held a lock the change needs for longer than its lock_timeout (or it ran past its statement_timeout); nothing was applied. Retry.',
   ),
 };

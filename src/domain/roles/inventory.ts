@@ -64,7 +64,8 @@ export async function listServerRoles(ctx: Ctx, targetId: string, page: PageRequ
   );
   const declared = new Map<string, string>();
   for (const s of sets) {
-    for (const a of ROLE_SET_ACCESS) if (s.roles.includes(a)) declared.set(roleSetRoleName(s.name, a), `role-set:${s.name}`);
+    for (const a of ROLE_SET_ACCESS)
+      if (s.roles.includes(a)) declared.set(roleSetRoleName(s.name, a), `role-set:${s.name}`);
   }
   const managedBy = (r: ServerRoleRow): string | null => {
     const marker = parseRoleMarker(r.comment);

@@ -48,7 +48,9 @@ export async function executeStatements(client: pg.ClientBase, statements: strin
     for (const statement of statements) {
       await client.query(statement);
       if (refused.length > 0) {
-        throw RoleErrors.roleChangeRefused(`${refused.join('; ')} (at: ${statement}). Does the admin role own the objects?`);
+        throw RoleErrors.roleChangeRefused(
+          `${refused.join('; ')} (at: ${statement}). Does the admin role own the objects?`,
+        );
       }
     }
   } finally {

@@ -84,7 +84,14 @@ export const qualified = (schema: string, name: string): string => `${schema}.${
  */
 export async function readCatalog(
   client: pg.ClientBase,
-  opts: { database: string; serverMajor: number; adminRole: string; roleNames: string[]; schemas: string[]; creator: string },
+  opts: {
+    database: string;
+    serverMajor: number;
+    adminRole: string;
+    roleNames: string[];
+    schemas: string[];
+    creator: string;
+  },
 ): Promise<CatalogSnapshot> {
   const { roleNames, schemas } = opts;
   const q = async <R extends pg.QueryResultRow>(sql: { text: string; values: unknown[] }) =>
@@ -111,7 +118,9 @@ export async function readCatalog(
     for (const g of await q<{ grantee: string; privilege: string }>(selectDatabaseGrants(present))) {
       grants.push({ on: 'database', object: opts.database, grantee: g.grantee, privilege: g.privilege });
     }
-    for (const g of await q<{ object: string; grantee: string; privilege: string }>(selectSchemaGrants(schemas, present))) {
+    for (const g of await q<{ object: string; grantee: string; privilege: string }>(
+      selectSchemaGrants(schemas, present),
+    )) {
       grants.push({ on: 'schema', object: g.object, grantee: g.grantee, privilege: g.privilege });
     }
     const kindOf = new Map(relations.map((r) => [qualified(r.schema, r.name), r.kind]));

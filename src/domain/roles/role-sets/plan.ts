@@ -1,6 +1,13 @@
 import { quoteIdent, quoteLiteral, quoteQualified } from '../../../sql/identifiers.js';
 import { RoleErrors } from '../errors.js';
-import { isMarkedAs, ROLE_SET_ACCESS, type RoleMarker, type RoleSetAccess, roleMarker, roleSetRoleName } from '../names.js';
+import {
+  isMarkedAs,
+  ROLE_SET_ACCESS,
+  type RoleMarker,
+  type RoleSetAccess,
+  roleMarker,
+  roleSetRoleName,
+} from '../names.js';
 import { type CatalogRelation, type CatalogSnapshot, type Grant, type Member, qualified } from './catalog.js';
 
 /**
@@ -156,7 +163,13 @@ function grouped(facts: Grant[]): (GrantView & { relation?: Grant['relation'] })
     const key = `${g.grantee}\u0000${g.on}\u0000${g.object}`;
     let entry = groups.get(key);
     if (!entry) {
-      entry = { role: g.grantee, on: g.on, object: g.object, privileges: [], ...(g.relation ? { relation: g.relation } : {}) };
+      entry = {
+        role: g.grantee,
+        on: g.on,
+        object: g.object,
+        privileges: [],
+        ...(g.relation ? { relation: g.relation } : {}),
+      };
       groups.set(key, entry);
     }
     if (!entry.privileges.includes(g.privilege)) entry.privileges.push(g.privilege);
@@ -190,7 +203,9 @@ function grantStatement(g: GrantView & { relation?: Grant['relation'] }, revoke:
   if (g.on === 'default-tables' || g.on === 'default-sequences') {
     const what = g.on === 'default-tables' ? 'TABLES' : 'SEQUENCES';
     const head = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(creator)} IN SCHEMA ${quoteIdent(g.object)}`;
-    return revoke ? `${head} REVOKE ${privileges} ON ${what} FROM ${to}` : `${head} GRANT ${privileges} ON ${what} TO ${to}`;
+    return revoke
+      ? `${head} REVOKE ${privileges} ON ${what} FROM ${to}`
+      : `${head} GRANT ${privileges} ON ${what} TO ${to}`;
   }
   return revoke
     ? `REVOKE ${privileges} ON ${objectClause(g)} FROM ${to}`
@@ -214,7 +229,11 @@ function foreignReason(input: PlanInput, role: string): string | undefined {
   const found = input.snapshot.roles.get(role);
   if (!found) return undefined;
   if (input.previous === undefined) return 'already exists and pgsteward did not create it for this role set';
-  const marker: RoleMarker = { tenantId: input.tenantId, targetId: input.targetId, owner: `role-set:${input.declared.name}` };
+  const marker: RoleMarker = {
+    tenantId: input.tenantId,
+    targetId: input.targetId,
+    owner: `role-set:${input.declared.name}`,
+  };
   if (!isMarkedAs(found.comment, marker)) {
     return "does not carry this role set's pgsteward marker (it was re-made or changed by hand)";
   }
@@ -224,7 +243,9 @@ function foreignReason(input: PlanInput, role: string): string | undefined {
 /** Members that block dropping `roles`: anyone but the admin role itself. */
 export function blockingMembers(snapshot: CatalogSnapshot, roles: string[]): Member[] {
   const dropping = new Set(roles);
-  return snapshot.members.filter((m) => dropping.has(m.role) && m.member !== snapshot.adminRole && !dropping.has(m.member));
+  return snapshot.members.filter(
+    (m) => dropping.has(m.role) && m.member !== snapshot.adminRole && !dropping.has(m.member),
+  );
 }
 
 /**
@@ -292,7 +313,9 @@ export function planRoleSet(input: PlanInput): RoleSetPlan {
     roleMarker({ tenantId: input.tenantId, targetId: input.targetId, owner: `role-set:${declared.name}` }),
   );
   for (const r of missingRoles) {
-    statements.push(`CREATE ROLE ${quoteIdent(r)} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+    statements.push(
+      `CREATE ROLE ${quoteIdent(r)} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
+    );
     statements.push(`COMMENT ON ROLE ${quoteIdent(r)} IS ${marker}`);
   }
   const roleAttributes: RoleSetDrift['roleAttributes'] = [];
@@ -335,7 +358,9 @@ export function planRoleSet(input: PlanInput): RoleSetPlan {
     ? snapshot.relations.filter((r) => schemas.has(r.schema) && r.owner !== migrations && !r.linked)
     : [];
   for (const r of notOwned) {
-    statements.push(`ALTER ${ALTER_KIND[r.kind]} ${quoteQualified(r.schema, r.name)} OWNER TO ${quoteIdent(migrations)}`);
+    statements.push(
+      `ALTER ${ALTER_KIND[r.kind]} ${quoteQualified(r.schema, r.name)} OWNER TO ${quoteIdent(migrations)}`,
+    );
   }
   for (const g of missingGroups.filter((g) => !isDefault(g.on) && !onContainer(g))) {
     statements.push(grantStatement(g, false, migrations));

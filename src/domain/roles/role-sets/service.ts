@@ -9,7 +9,13 @@ import type { TargetRow } from '../../targets/service.js';
 import { databaseExists } from '../../targets/tenant-server.js';
 import { type AdminCaller, type AdminSession, loadTenantTarget, withAdminAccess } from '../admin-session.js';
 import { RoleErrors } from '../errors.js';
-import { assertRoleSetName, ROLE_NAME_PATTERN, ROLE_SET_ACCESS, type RoleSetAccess, roleSetRoleName } from '../names.js';
+import {
+  assertRoleSetName,
+  ROLE_NAME_PATTERN,
+  ROLE_SET_ACCESS,
+  type RoleSetAccess,
+  roleSetRoleName,
+} from '../names.js';
 import { executeStatements, inRoleTransaction } from './apply.js';
 import { type CatalogSnapshot, readCatalog } from './catalog.js';
 import { checkDatabaseName, checkDeclaration, type RoleSetInput } from './declaration.js';
@@ -65,14 +71,15 @@ const declarationOf = (r: RoleSetRow): RoleSetDeclaration => ({
 
 const roleNamesOf = (d: Pick<RoleSetDeclaration, 'name' | 'roles'>) => d.roles.map((a) => roleSetRoleName(d.name, a));
 
-const toRoleSet = (r: RoleSetRow, drift: RoleSetDrift): RoleSet => ({
+const toDeclaredRoleSet = (r: RoleSetRow): Omit<RoleSet, 'drift'> => ({
   targetId: r.target_id,
   ...declarationOf(r),
   roleNames: roleNamesOf(declarationOf(r)),
-  drift,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
+
+const toRoleSet = (r: RoleSetRow, drift: RoleSetDrift): RoleSet => ({ ...toDeclaredRoleSet(r), drift });
 
 const tenantOf = (ctx: Ctx) => ownTenant(ctx).tenantId;
 
@@ -157,11 +164,15 @@ export async function applyRoleSet(
       inserted = await inTenantScope(ctx.pool, { tenantId }, (tx) =>
         tx.one<RoleSetRow>(insertRoleSet(tenantId, target.id, declared)),
       ).catch((err) => {
-        throw translatePgError(err, { '23505': Errors.conflict(`Role set '${name}' is being declared by another request.`) });
+        throw translatePgError(err, {
+          '23505': Errors.conflict(`Role set '${name}' is being declared by another request.`),
+        });
       });
     }
     return inRoleTransaction(client, name, async () => {
-      const snapshot = await snapshotFor(client, session, declared, [...new Set([...schemas, ...(previous?.schemas ?? [])])]);
+      const snapshot = await snapshotFor(client, session, declared, [
+        ...new Set([...schemas, ...(previous?.schemas ?? [])]),
+      ]);
       assertSchemasExist(snapshot, schemas, db);
       const plan = planRoleSet({ declared, previous, snapshot, tenantId, targetId: target.id });
       if (!dryRun) await executeStatements(client, plan.statements);
@@ -193,7 +204,12 @@ export async function applyRoleSet(
 }
 
 /** The drift of declared sets, reading the catalog once per set over one session per database. */
-async function withDrift(ctx: AdminCaller, target: TargetRow, rows: RoleSetRow[], tenantId: string): Promise<RoleSet[]> {
+async function withDrift(
+  ctx: AdminCaller,
+  target: TargetRow,
+  rows: RoleSetRow[],
+  tenantId: string,
+): Promise<RoleSet[]> {
   const byDatabase = new Map<string, RoleSetRow[]>();
   for (const r of rows) byDatabase.set(r.database, [...(byDatabase.get(r.database) ?? []), r]);
   const drifts = new Map<string, RoleSetDrift>();
@@ -202,7 +218,14 @@ async function withDrift(ctx: AdminCaller, target: TargetRow, rows: RoleSetRow[]
       for (const r of sets) {
         const declared = declarationOf(r);
         const snapshot = await snapshotFor(client, session, declared, declared.schemas);
-        const plan = planRoleSet({ declared, previous: declared, snapshot, tenantId, targetId: target.id, report: true });
+        const plan = planRoleSet({
+          declared,
+          previous: declared,
+          snapshot,
+          tenantId,
+          targetId: target.id,
+          report: true,
+        });
         drifts.set(r.id, plan.drift);
       }
     });
@@ -237,19 +260,25 @@ export async function listRoleSets(ctx: Ctx, targetId: string, page: PageRequest
       inTenantScope(ctx.pool, { tenantId }, (tx) => tx.rows<RoleSetRow>(selectRoleSetPage(target.id, after, limit))),
     (r) => r,
   );
-  return { items: rows.items.length > 0 ? await withDrift(ctx, target, rows.items, tenantId) : [], nextCursor: rows.nextCursor };
+  return {
+    items: rows.items.length > 0 ? await withDrift(ctx, target, rows.items, tenantId) : [],
+    nextCursor: rows.nextCursor,
+  };
 }
 
-/** Declared sets of several targets, without drift (GraphQL's Target.roleSets; drift is per set). */
-export async function getRoleSetRowsByTargets(ctx: Ctx, targetIds: string[]): Promise<Map<string, RoleSetRow[]>> {
+/** Declared sets of several targets, without drift (GraphQL's Target.roleSets; drift is read per set). */
+export async function getRoleSetsByTargets(
+  ctx: Ctx,
+  targetIds: string[],
+): Promise<Map<string, Omit<RoleSet, 'drift'>[]>> {
   requireScopes(ctx, 'roles:read');
   const wanted = [...new Set(targetIds.filter(isUuid))];
-  const out = new Map<string, RoleSetRow[]>(wanted.map((id) => [id, []]));
+  const out = new Map<string, Omit<RoleSet, 'drift'>[]>(wanted.map((id) => [id, []]));
   if (wanted.length === 0) return out;
   const rows = await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
     tx.rows<RoleSetRow>(selectRoleSetsByTargets(wanted, 100)),
   );
-  for (const r of rows) out.get(r.target_id)?.push(r);
+  for (const r of rows) out.get(r.target_id)?.push(toDeclaredRoleSet(r));
   return out;
 }
 
