@@ -138,3 +138,35 @@ t.test('every relation name reaches SQL quoted, whatever it holds (property)', a
   );
   t.pass('held');
 });
+
+t.test('a schema left out of the declaration loses the privileges of the set there', async (t) => {
+  const roles = new Map(
+    ['app_readonly', 'app_readwrite', 'app_migrations'].map((n) => [n, ours(n)] as [string, CatalogRole]),
+  );
+  const before = { ...declared, schemas: ['public', 'billing'] };
+  const p = plan(
+    snapshot({
+      roles,
+      schemas: new Set(['public', 'billing']),
+      grants: [
+        { on: 'schema', object: 'billing', grantee: 'app_readonly', privilege: 'USAGE' },
+        {
+          on: 'table',
+          object: 'billing.invoices',
+          relation: { schema: 'billing', name: 'invoices' },
+          grantee: 'app_readonly',
+          privilege: 'SELECT',
+        },
+        { on: 'default-tables', object: 'billing', grantee: 'app_readonly', privilege: 'SELECT' },
+      ],
+    }),
+    before,
+  );
+  t.ok(p.statements.includes('REVOKE USAGE ON SCHEMA "billing" FROM "app_readonly"'));
+  t.ok(p.statements.includes('REVOKE SELECT ON TABLE "billing"."invoices" FROM "app_readonly"'));
+  t.ok(
+    p.statements.includes(
+      'ALTER DEFAULT PRIVILEGES FOR ROLE "app_migrations" IN SCHEMA "billing" REVOKE SELECT ON TABLES FROM "app_readonly"',
+    ),
+  );
+});

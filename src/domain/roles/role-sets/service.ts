@@ -10,6 +10,7 @@ import { databaseExists } from '../../targets/tenant-server.js';
 import { type AdminCaller, type AdminSession, loadTenantTarget, withAdminAccess } from '../admin-session.js';
 import { RoleErrors } from '../errors.js';
 import {
+  assertRoleName,
   assertRoleSetName,
   ROLE_NAME_PATTERN,
   ROLE_SET_ACCESS,
@@ -160,6 +161,8 @@ export async function applyRoleSet(
   const result = await withSetSession(ctx, target, requestedDb ?? previous?.database, async (client, session, db) => {
     assertRoleSetName(name, session.adminRole);
     const declared: RoleSetDeclaration = { name, database: db, schemas, roles };
+    // The admin role may itself be called like one of the set's roles (e.g. ops_readonly).
+    for (const role of roleNamesOf(declared)) assertRoleName(role, { adminRole: session.adminRole, field: 'name' });
     if (!previous && !dryRun) {
       inserted = await inTenantScope(ctx.pool, { tenantId }, (tx) =>
         tx.one<RoleSetRow>(insertRoleSet(tenantId, target.id, declared)),
