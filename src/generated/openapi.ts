@@ -427,7 +427,8 @@ export interface paths {
         };
         /**
          * A target's declared role sets, by name, each with its drift read from the server.
-         * @description 409 PGS_ADMIN_SECRET_REQUIRED when the target has no adminSecretRef.
+         * @description 409 PGS_ADMIN_SECRET_REQUIRED when the target has no adminSecretRef; 422 PGS_TARGET_NOT_REACHED when
+         *     the server cannot be reached or refuses the admin credential (`cause` holds the reason's code).
          */
         get: operations["listRoleSets"];
         put?: never;
@@ -460,7 +461,7 @@ export interface paths {
          *     input; 409 PGS_ADMIN_SECRET_REQUIRED, PGS_ROLE_NOT_MANAGED (a role of that name exists that
          *     pgsteward did not create), PGS_ROLE_SET_HAS_MEMBERS (dropping a role with members),
          *     PGS_ROLE_SET_BUSY (lock_timeout); 422 PGS_ROLE_CHANGE_REFUSED when the server refuses (nothing
-         *     applied).
+         *     applied) or PGS_TARGET_NOT_REACHED when it cannot be reached or refuses the admin credential.
          */
         put: operations["applyRoleSet"];
         post?: never;
@@ -485,7 +486,7 @@ export interface paths {
         /**
          * The server's roles (inventory), by name, with attributes, memberships and which pgsteward manages.
          * @description Read with the target's own credential (secretRef); PostgreSQL's predefined `pg_*` roles are left
-         *     out.
+         *     out. 422 PGS_TARGET_NOT_REACHED when the server cannot be reached or refuses the credential.
          */
         get: operations["listServerRoles"];
         put?: never;
@@ -554,6 +555,14 @@ export interface components {
             detail: string;
             code: string;
             missingScopes?: string[];
+            /** @description PGS_TARGET_NOT_REACHED: the code of what went wrong (PGS_AUTH_FAILED, ...). */
+            cause?: string;
+            /** @description PGS_ROLE_SET_HAS_MEMBERS: the roles that are still members. */
+            members?: {
+                role: string;
+                member: string;
+                login: boolean;
+            }[];
             /** @description Validation failures, one per offending field. */
             errors?: {
                 path: string;
@@ -2193,6 +2202,7 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2223,6 +2233,7 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2323,6 +2334,7 @@ export interface operations {
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

@@ -320,6 +320,16 @@ export async function roleSetSuite(t: Test, test: TestApp, cluster: TestCluster)
     t.equal(res.statusCode, 409, res.body);
     t.equal(res.json().code, 'PGS_ROLE_SET_HAS_MEMBERS');
     for (const u of Object.values(users)) t.match(res.body, u.name);
+    t.match(res.json().members, [
+      { role: mig, member: users.mig.name, login: true },
+      { role: ro, member: users.ro.name, login: true },
+      { role: rw, member: users.rw.name, login: true },
+    ]);
+    t.match(res.json().members, [
+      { role: mig, member: users.mig.name, login: true },
+      { role: ro, member: users.ro.name, login: true },
+      { role: rw, member: users.rw.name, login: true },
+    ]);
     t.ok(await roleExists(ro), 'nothing dropped');
   });
 

@@ -3,6 +3,7 @@ import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import { type Keyset, listPage, type Page, type PageRequest } from '../pagination.js';
 import { withTargetAccess, withTargetClient } from '../targets/session.js';
 import { loadTenantTarget } from './admin-session.js';
+import { asRequestFailure } from './errors.js';
 import { parseRoleMarker, ROLE_SET_ACCESS, roleSetRoleName } from './names.js';
 import { selectRoleSetNames } from './role-sets/queries.js';
 import { selectServerRolePage } from './server-queries.js';
@@ -101,5 +102,7 @@ export async function listServerRoles(ctx: Ctx, targetId: string, page: PageRequ
         },
       ),
     ),
-  );
+  ).catch((err) => {
+    throw asRequestFailure(err);
+  });
 }

@@ -8,7 +8,7 @@ import { type Keyset, listPage, type Page, type PageRequest } from '../../pagina
 import type { TargetRow } from '../../targets/service.js';
 import { databaseExists } from '../../targets/tenant-server.js';
 import { type AdminCaller, type AdminSession, loadTenantTarget, withAdminAccess } from '../admin-session.js';
-import { RoleErrors } from '../errors.js';
+import { asRequestFailure, RoleErrors } from '../errors.js';
 import {
   assertRoleName,
   assertRoleSetName,
@@ -93,7 +93,18 @@ async function findRow(ctx: AdminCaller, targetId: string, name: string): Promis
  * An admin session on `database` (undefined: the target's own). A database other than the target's is
  * first looked up from a session on the target's, so a missing one answers 400, not a failed login.
  */
-async function withSetSession<T>(
+function withSetSession<T>(
+  ctx: AdminCaller,
+  target: TargetRow,
+  database: string | undefined,
+  use: (client: pg.Client, session: AdminSession, database: string) => Promise<T>,
+): Promise<T> {
+  return sessionOn(ctx, target, database, use).catch((err) => {
+    throw asRequestFailure(err);
+  });
+}
+
+async function sessionOn<T>(
   ctx: AdminCaller,
   target: TargetRow,
   database: string | undefined,
