@@ -59,8 +59,8 @@ t.test('queries: roleSet with drift, Target.roleSets, serverRoles', async (t) =>
   });
   t.equal(q.data?.missing, null);
   t.same(q.data?.target, { roleSets: [{ name: set, drift: { inSync: true } }] });
-  const roles = (q.data?.serverRoles as { items: { name: string; managed: boolean; managedBy: string | null }[] })
-    .items;
+  const inventory = q.data?.serverRoles as { items: { name: string; managed: boolean; managedBy: string | null }[] };
+  const roles = inventory.items;
   t.match(
     roles.find((r) => r.name === `${set}_readonly`),
     { managed: true, managedBy: `role-set:${set}` },
