@@ -418,6 +418,85 @@ export interface paths {
         patch: operations["updateBackup"];
         trace?: never;
     };
+    "/v1/targets/{targetId}/role-sets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A target's declared role sets, by name, each with its drift read from the server.
+         * @description 409 PGS_ADMIN_SECRET_REQUIRED when the target has no adminSecretRef; 422 PGS_TARGET_NOT_REACHED when
+         *     the server cannot be reached or refuses the admin credential (`cause` holds the reason's code).
+         */
+        get: operations["listRoleSets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/role-sets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One declared role set with its drift.
+         * @description 404 PGS_ROLE_SET_NOT_FOUND for a set this target does not have.
+         */
+        get: operations["getRoleSet"];
+        /**
+         * Declare a role set (create or bring in line) - three NOLOGIN group roles in one transaction.
+         * @description Creates `<name>_readonly`, `<name>_readwrite` and `<name>_migrations` (those in `roles`), grants
+         *     what each holds, hands the schemas' tables, views and sequences to the migrations role, sets
+         *     default privileges FOR ROLE `<name>_migrations`, and revokes what was granted by hand. A second
+         *     identical call answers `changed: false`. `?dryRun=true` answers the plan and runs nothing.
+         *     400 PGS_ROLE_NAME_INVALID, PGS_VALIDATION, PGS_SCHEMA_NOT_FOUND or PGS_DATABASE_NOT_FOUND for bad
+         *     input; 409 PGS_ADMIN_SECRET_REQUIRED, PGS_ROLE_NOT_MANAGED (a role of that name exists that
+         *     pgsteward did not create), PGS_ROLE_SET_HAS_MEMBERS (dropping a role with members),
+         *     PGS_ROLE_SET_BUSY (lock_timeout); 422 PGS_ROLE_CHANGE_REFUSED when the server refuses (nothing
+         *     applied) or PGS_TARGET_NOT_REACHED when it cannot be reached or refuses the admin credential.
+         */
+        put: operations["applyRoleSet"];
+        post?: never;
+        /**
+         * Drop a role set's group roles and forget it.
+         * @description Objects the migrations role owns are handed back to the admin role; nothing else is dropped. 409
+         *     PGS_ROLE_SET_HAS_MEMBERS naming the members while any role (a login user) is a member.
+         */
+        delete: operations["deleteRoleSet"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The server's roles (inventory), by name, with attributes, memberships and which pgsteward manages.
+         * @description Read with the target's own credential (secretRef); PostgreSQL's predefined `pg_*` roles are left
+         *     out. 422 PGS_TARGET_NOT_REACHED when the server cannot be reached or refuses the credential.
+         */
+        get: operations["listServerRoles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/targets/{targetId}/health-reports": {
         parameters: {
             query?: never;
@@ -594,6 +673,14 @@ export interface components {
              * @enum {string}
              */
             category?: "auth" | "tls" | "timeout" | "refused" | "dns" | "network";
+            /** @description PGS_TARGET_NOT_REACHED: the code of what went wrong (PGS_AUTH_FAILED, ...). */
+            cause?: string;
+            /** @description PGS_ROLE_SET_HAS_MEMBERS: the roles that are still members. */
+            members?: {
+                role: string;
+                member: string;
+                login: boolean;
+            }[];
             /** @description Validation failures, one per offending field. */
             errors?: {
                 path: string;
@@ -1121,6 +1208,129 @@ export interface components {
             };
         };
         /**
+         * @description Lower-case ASCII letters, digits and `_`, starting with a letter, at most 52 characters (room for
+         *     `_migrations`); not starting with `pg_` or `rds`, not `postgres`, `public` or the admin role.
+         */
+        RoleSetName: string;
+        /** @enum {string} */
+        RoleSetAccess: "readonly" | "readwrite" | "migrations";
+        /** @description Every field is optional; `{}` declares all three roles on the target's database, schema public. */
+        RoleSetInput: {
+            /** @description Defaults to the target's database. */
+            database?: string;
+            /**
+             * @default [
+             *       "public"
+             *     ]
+             */
+            schemas: string[];
+            /**
+             * @default [
+             *       "readonly",
+             *       "readwrite",
+             *       "migrations"
+             *     ]
+             */
+            roles: components["schemas"]["RoleSetAccess"][];
+        };
+        RoleGrant: {
+            role: string;
+            /**
+             * @description `default-*`: default privileges FOR ROLE <set>_migrations IN SCHEMA `object`.
+             * @enum {string}
+             */
+            on: "database" | "schema" | "table" | "sequence" | "default-tables" | "default-sequences";
+            /** @description A database, a schema, or `schema.name` of a relation. */
+            object: string;
+            privileges: string[];
+        };
+        /** @description How the server differs from the declaration, read from its catalog. Members are no drift. */
+        RoleSetDrift: {
+            inSync: boolean;
+            missingRoles: string[];
+            /** @description Roles with the set's names that pgsteward did not create; it touches none of them. */
+            foreignRoles: string[];
+            roleAttributes: {
+                role: string;
+                attributes: string[];
+            }[];
+            missingGrants: components["schemas"]["RoleGrant"][];
+            /** @description Privileges granted by hand beyond the declaration (e.g. DELETE to readonly). */
+            extraGrants: components["schemas"]["RoleGrant"][];
+            missingDefaultPrivileges: components["schemas"]["RoleGrant"][];
+            extraDefaultPrivileges: components["schemas"]["RoleGrant"][];
+            /** @description Relations in the schemas that the migrations role does not own. */
+            notOwned: {
+                /** @enum {string} */
+                kind: "table" | "view" | "materialized-view" | "foreign-table" | "sequence";
+                object: string;
+                owner: string;
+            }[];
+            members: {
+                role: string;
+                member: string;
+                login: boolean;
+            }[];
+        };
+        RoleSet: {
+            name: components["schemas"]["RoleSetName"];
+            /** Format: uuid */
+            targetId: string;
+            database: string;
+            schemas: string[];
+            roles: components["schemas"]["RoleSetAccess"][];
+            /** @description The group roles on the server, e.g. app_readonly. */
+            roleNames: string[];
+            drift: components["schemas"]["RoleSetDrift"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        RoleSetPage: {
+            items: components["schemas"]["RoleSet"][];
+            nextCursor: string | null;
+        };
+        RoleSetApplyResult: {
+            name: components["schemas"]["RoleSetName"];
+            database: string;
+            schemas: string[];
+            roles: components["schemas"]["RoleSetAccess"][];
+            roleNames: string[];
+            dryRun: boolean;
+            /** @description False when the server already matched the declaration: nothing ran. */
+            changed: boolean;
+            /** @description The exact SQL, in order, that ran (or with dryRun would run). It carries no secret. */
+            statements: string[];
+            drift: components["schemas"]["RoleSetDrift"];
+        };
+        ServerRole: {
+            name: string;
+            login: boolean;
+            superuser: boolean;
+            createRole: boolean;
+            createDb: boolean;
+            replication: boolean;
+            bypassRls: boolean;
+            inherit: boolean;
+            /** @description Null: no limit. */
+            connectionLimit: number | null;
+            /**
+             * Format: date-time
+             * @description Null: the password never expires.
+             */
+            validUntil: string | null;
+            memberOf: string[];
+            /** @description pgsteward created this role for this target (metadata and marker agree). */
+            managed: boolean;
+            /** @description What manages it, e.g. `role-set:app`. */
+            managedBy: string | null;
+        };
+        ServerRolePage: {
+            items: components["schemas"]["ServerRole"][];
+            nextCursor: string | null;
+        };
+        /**
          * @description A check's outcome. `unknown` means the credentials could not run it; `summary` names the missing privilege.
          * @enum {string}
          */
@@ -1380,6 +1590,8 @@ export interface components {
         Limit: number;
         /** @description The `nextCursor` of the previous page. */
         Cursor: string;
+        /** @description The role set's name (see RoleSetName). */
+        RoleSetNamePath: string;
         TenantIdPath: components["schemas"]["TenantId"];
         TargetIdPath: string;
         JobIdPath: string;
@@ -2223,6 +2435,172 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listRoleSets: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleSetPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getRoleSet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+                /** @description The role set's name (see RoleSetName). */
+                name: components["parameters"]["RoleSetNamePath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleSet"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    applyRoleSet: {
+        parameters: {
+            query?: {
+                /** @description Answer the exact statements without running them. */
+                dryRun?: boolean;
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+                /** @description The role set's name (see RoleSetName). */
+                name: components["parameters"]["RoleSetNamePath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleSetInput"];
+            };
+        };
+        responses: {
+            /** @description What ran (or would run). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleSetApplyResult"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteRoleSet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+                /** @description The role set's name (see RoleSetName). */
+                name: components["parameters"]["RoleSetNamePath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Dropped. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listServerRoles: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerRolePage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

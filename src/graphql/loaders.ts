@@ -8,6 +8,7 @@ import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
 import type { Page, PageRequest } from '../domain/pagination.js';
 import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
+import { getRoleSetsByTargets } from '../domain/roles/role-sets/service.js';
 import { getTargetsByIds, type Target } from '../domain/targets/service.js';
 import { isPgStewardError } from '../errors.js';
 import { type PageArgs, pageRequest } from './paging.js';
@@ -89,5 +90,6 @@ export const loaders: MercuriusLoaders = {
     backups: pagedLoader(listBackupsOfTargets, (t: Target) => t.id),
     latestHealthReport: batchLoader(getLatestReportsByTargets, (t: Target) => t.id),
     healthReports: batchLoader(getRecentReportsByTargets, (t: Target) => t.id),
+    roleSets: batchLoader(getRoleSetsByTargets, (t: Target) => t.id),
   },
 };

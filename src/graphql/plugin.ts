@@ -19,6 +19,7 @@ import { drillResolvers } from './resolvers/drills.js';
 import { healthResolvers } from './resolvers/health.js';
 import { jobResolvers } from './resolvers/jobs.js';
 import { restoreResolvers } from './resolvers/restores.js';
+import { roleResolvers } from './resolvers/roles.js';
 import { targetResolvers } from './resolvers/targets.js';
 import { tenantResolvers } from './resolvers/tenants.js';
 
@@ -42,6 +43,7 @@ const resolvers = auditMutations(
     drillResolvers,
     backupPolicyResolvers,
     healthResolvers,
+    roleResolvers,
     jobUpdateResolvers,
   ),
 );

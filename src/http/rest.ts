@@ -40,6 +40,13 @@ import {
   startRestoreHandler,
 } from './handlers/restores.js';
 import {
+  applyRoleSetHandler,
+  deleteRoleSetHandler,
+  getRoleSetHandler,
+  listRoleSetsHandler,
+  listServerRolesHandler,
+} from './handlers/roles.js';
+import {
   checkTargetHandler,
   createTargetHandler,
   deleteTargetHandler,
@@ -141,6 +148,11 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     getHealthPolicy: getHealthPolicyHandler,
     setHealthPolicy: setHealthPolicyHandler,
     deleteHealthPolicy: deleteHealthPolicyHandler,
+    listRoleSets: listRoleSetsHandler,
+    getRoleSet: getRoleSetHandler,
+    applyRoleSet: applyRoleSetHandler,
+    deleteRoleSet: deleteRoleSetHandler,
+    listServerRoles: listServerRolesHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

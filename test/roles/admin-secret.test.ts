@@ -15,6 +15,7 @@ writeSecrets({
   'acme/main': adminSecret(admin),
   'acme/admin': adminSecret(admin),
   'acme/elsewhere': { ...adminSecret(admin), port: 1 },
+  'acme/wrong': { ...adminSecret(admin), password: 'not-the-password' },
   'umbrella/admin': adminSecret(admin),
 });
 const acme = token('acme', ['targets:read', 'targets:write']);
@@ -118,4 +119,22 @@ t.test('withAdminAccess on PostgreSQL 18', { skip: pg18Skip }, async (t) => {
     async (_c, s) => s.serverMajor,
   );
   t.equal(major, 18);
+});
+
+t.test('a server that refuses the credential answers 422 PGS_TARGET_NOT_REACHED, never a 5xx', async (t) => {
+  const roles = token('acme', ['targets:write', 'roles:read', 'roles:write']);
+  const res = await create({ name: 'wrong', secretRef: 'file:acme/wrong', adminSecretRef: 'file:acme/wrong' }, roles);
+  t.equal(res.statusCode, 201, res.body);
+  const inventory = await app.inject({ url: `/v1/targets/${res.json().id}/roles`, headers: bearer(roles) });
+  t.equal(inventory.statusCode, 422, inventory.body);
+  t.match(inventory.json(), { code: 'PGS_TARGET_NOT_REACHED', cause: 'PGS_AUTH_FAILED' });
+  const put = await app.inject({
+    method: 'PUT',
+    url: `/v1/targets/${res.json().id}/role-sets/app`,
+    headers: bearer(roles),
+    payload: {},
+  });
+  t.equal(put.statusCode, 422, put.body);
+  t.equal(put.json().code, 'PGS_TARGET_NOT_REACHED');
+  t.notMatch(put.body, admin.admin.password);
 });

@@ -42,7 +42,8 @@ export async function createAdminDatabase(t: Pick<Test, 'teardown'>, cluster: Te
     await c.query(`
       CREATE TABLE public.accounts (id bigserial PRIMARY KEY, email text NOT NULL);
       INSERT INTO public.accounts (email) VALUES ('a@example.com'), ('b@example.com');
-      CREATE VIEW public.account_emails AS SELECT email FROM public.accounts;`);
+      CREATE VIEW public.account_emails AS SELECT email FROM public.accounts;
+      CREATE TABLE public."Odd ""Name""; DROP TABLE accounts; --" (id int);`);
   });
   const superQuery: AdminDatabase['superQuery'] = (text, values) =>
     withClient(cluster.clientConfig(name), async (c) => (await c.query(text, values)).rows);
