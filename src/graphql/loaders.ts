@@ -5,6 +5,7 @@ import type { Ctx } from '../domain/context.js';
 import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
+import { getMaintenanceWindowsByTargets } from '../domain/maintenance/service.js';
 import type { Page, PageRequest } from '../domain/pagination.js';
 import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
 import { getTargetsByIds, type Target } from '../domain/targets/service.js';
@@ -86,5 +87,6 @@ export const loaders: MercuriusLoaders = {
     drillPolicy: batchLoader(getDrillPoliciesByTargets, (t: Target) => t.id),
     backupPolicy: batchLoader(getBackupPoliciesByTargets, (t: Target) => t.id),
     backups: pagedLoader(listBackupsOfTargets, (t: Target) => t.id),
+    maintenanceWindow: batchLoader(getMaintenanceWindowsByTargets, (t: Target) => t.id),
   },
 };

@@ -17,6 +17,7 @@ import { backupPolicyResolvers } from './resolvers/backup-policies.js';
 import { backupResolvers } from './resolvers/backups.js';
 import { drillResolvers } from './resolvers/drills.js';
 import { jobResolvers } from './resolvers/jobs.js';
+import { maintenanceResolvers } from './resolvers/maintenance.js';
 import { restoreResolvers } from './resolvers/restores.js';
 import { targetResolvers } from './resolvers/targets.js';
 import { tenantResolvers } from './resolvers/tenants.js';
@@ -40,6 +41,7 @@ const resolvers = auditMutations(
     restoreResolvers,
     drillResolvers,
     backupPolicyResolvers,
+    maintenanceResolvers,
     jobUpdateResolvers,
   ),
 );

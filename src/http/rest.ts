@@ -22,6 +22,14 @@ import {
   verifyBackupHandler,
 } from './handlers/drills.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
+import {
+  deleteMaintenanceWindowHandler,
+  getMaintenanceRunHandler,
+  getMaintenanceWindowHandler,
+  listMaintenanceRunsHandler,
+  setMaintenanceWindowHandler,
+  startMaintenanceHandler,
+} from './handlers/maintenance.js';
 import { getLivenessHandler, readinessHandler } from './handlers/probes.js';
 import {
   dropKeptDatabaseHandler,
@@ -123,6 +131,12 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     deleteBackupPolicy: deleteBackupPolicyHandler,
     getRetentionPlan: getRetentionPlanHandler,
     updateBackup: updateBackupHandler,
+    getMaintenanceWindow: getMaintenanceWindowHandler,
+    setMaintenanceWindow: setMaintenanceWindowHandler,
+    deleteMaintenanceWindow: deleteMaintenanceWindowHandler,
+    startMaintenance: startMaintenanceHandler,
+    listMaintenanceRuns: listMaintenanceRunsHandler,
+    getMaintenanceRun: getMaintenanceRunHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 
