@@ -606,6 +606,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/targets/{targetId}/maintenance-window": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A target's maintenance window, and whether it is open now.
+         * @description 404 PGS_MAINTENANCE_WINDOW_NOT_FOUND when the target has none.
+         */
+        get: operations["getMaintenanceWindow"];
+        /**
+         * Set (create or replace) a target's maintenance window.
+         * @description The window opens at every tick of `schedule` (read in `timezone`) and stays open for
+         *     `durationMinutes`. VACUUM FULL and REINDEX without CONCURRENTLY start only inside it. 400
+         *     PGS_INVALID_SCHEDULE or PGS_INVALID_TIMEZONE for bad input.
+         */
+        put: operations["setMaintenanceWindow"];
+        post?: never;
+        /** Remove a target's maintenance window. */
+        delete: operations["deleteMaintenanceWindow"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/maintenance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A target's maintenance runs, newest first. */
+        get: operations["listMaintenanceRuns"];
+        put?: never;
+        /**
+         * Start VACUUM, VACUUM ANALYZE, ANALYZE, VACUUM FULL or REINDEX on a target; answers with the job.
+         * @description The job (kind `maintenance`) works one table at a time, under `lock_timeout`, and records each
+         *     table's size and dead tuples before and after. Its id is also the run's: `Location` names
+         *     `/v1/maintenance/{id}`. Progress: `action`, `phase` (from pg_stat_progress_vacuum, _cluster,
+         *     _create_index or _analyze), `blocksDone`, `blocksTotal`, `currentTable`, `tablesDone`,
+         *     `tablesTotal`. Cancelling the job cancels the running statement (pg_cancel_backend); the run's
+         *     error then says the table is intact.
+         *
+         *     `vacuum_full` and non-concurrent `reindex` take ACCESS EXCLUSIVE locks. Outside the target's
+         *     maintenance window they answer 409 PGS_OUTSIDE_MAINTENANCE_WINDOW, unless the body has
+         *     `"outsideWindow": true` and `"confirm": "<target name>"` (409 PGS_CONFIRM_REQUIRED otherwise).
+         *     Inside it they answer 409 PGS_MAINTENANCE_WOULD_OVERRUN when the estimate (the tables'
+         *     pg_total_relation_size at 16 MiB/s, plus a 60 s margin) would not end before the window closes.
+         *     A refused request starts nothing. 422 PGS_UNKNOWN_RELATION for a table or schema the target
+         *     does not have.
+         */
+        post: operations["startMaintenance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/maintenance/{maintenanceId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One maintenance run, with each table's size and dead tuples before and after.
+         * @description The id is the job's id. 404 PGS_MAINTENANCE_NOT_FOUND for another tenant's.
+         */
+        get: operations["getMaintenanceRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/targets/{targetId}/backup-policy": {
         parameters: {
             query?: never;
@@ -1449,6 +1530,153 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        /**
+         * @description `vacuum_full` and `reindex` with `concurrently: false` take ACCESS EXCLUSIVE locks, so they run
+         *     only inside the target's maintenance window (or outside it with `outsideWindow` and `confirm`).
+         * @enum {string}
+         */
+        MaintenanceAction: "vacuum" | "vacuum_analyze" | "analyze" | "vacuum_full" | "reindex";
+        MaintenanceWindowInput: {
+            /**
+             * @description When the window opens: five-field cron (minute hour day-of-month month day-of-week), e.g.
+             *     `0 2 * * 0`, or a nickname such as `@daily`. Invalid answers 400 PGS_INVALID_SCHEDULE.
+             */
+            schedule: string;
+            /** @description How long it stays open. */
+            durationMinutes: number;
+            /**
+             * @description IANA time zone the schedule is read in. Unknown zones answer 400 PGS_INVALID_TIMEZONE.
+             * @default UTC
+             */
+            timezone: string;
+        };
+        MaintenanceWindow: {
+            /** Format: uuid */
+            targetId: string;
+            schedule: string;
+            durationMinutes: number;
+            timezone: string;
+            openNow: boolean;
+            /**
+             * Format: date-time
+             * @description When the open window closes.
+             */
+            openUntil: string | null;
+            /**
+             * Format: date-time
+             * @description When the next window opens (after the current one, if open).
+             */
+            nextStart: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        MaintenanceInput: {
+            action: components["schemas"]["MaintenanceAction"];
+            /**
+             * @description Tables (or materialized views) as `schema.table`; every one must exist (422
+             *     PGS_UNKNOWN_RELATION). Give tables or schemas, not both; neither means every table of the
+             *     target's database (at most 1000).
+             */
+            tables?: components["schemas"]["RelationNames"];
+            schemas?: components["schemas"]["RelationNames"];
+            /**
+             * @description Keep the VERBOSE output per table in the result.
+             * @default false
+             */
+            verbose: boolean;
+            /** @description reindex only (400 with another action): REINDEX ... CONCURRENTLY; true when absent. */
+            concurrently?: boolean;
+            /**
+             * @description Run a locking action outside the maintenance window; needs `confirm`.
+             * @default false
+             */
+            outsideWindow: boolean;
+            /** @description The target's name, with outsideWindow. */
+            confirm?: string;
+            /**
+             * @description How long each statement waits for its table's lock. A wait this long fails the job with
+             *     PGS_MAINTENANCE_LOCK_TIMEOUT, rather than queueing behind a session and blocking the
+             *     application's traffic behind it.
+             * @default 5
+             */
+            lockTimeoutSeconds: number;
+        };
+        MaintenanceTableStats: {
+            /** @description pg_total_relation_size: heap, TOAST and indexes. */
+            totalBytes: number;
+            /** @description pg_stat_all_tables.n_dead_tup. */
+            deadTuples: number | null;
+            /** @description pg_stat_all_tables.n_live_tup. */
+            liveTuples: number | null;
+        };
+        MaintainedTable: {
+            schema: string;
+            name: string;
+            before: components["schemas"]["MaintenanceTableStats"];
+            /** @description Null until the table is done (or when the run stopped before it finished). */
+            after: null | components["schemas"]["MaintenanceTableStats"];
+            durationMs: number | null;
+            /** @description The VERBOSE output (with verbose), at most 100 lines. */
+            messages?: string[];
+        };
+        MaintenanceRun: {
+            /**
+             * Format: uuid
+             * @description The same as its job's id.
+             */
+            id: string;
+            /** Format: uuid */
+            jobId: string;
+            /** Format: uuid */
+            targetId: string | null;
+            action: components["schemas"]["MaintenanceAction"];
+            selection: {
+                tables: string[];
+                schemas: string[];
+            };
+            options: {
+                verbose: boolean;
+                concurrently: boolean;
+                outsideWindow: boolean;
+                lockTimeoutSeconds: number;
+            };
+            /** @enum {string} */
+            status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+            /**
+             * Format: date-time
+             * @description When the window it was accepted in closes; statements are stopped then.
+             */
+            windowEnd: string | null;
+            /** @description Inside a window, the size estimate it was accepted on. */
+            estimate: null | {
+                totalBytes: number;
+                tables: number;
+                estimatedSeconds: number;
+                bytesPerSecond: number;
+                marginSeconds: number;
+            };
+            /**
+             * @description Which of the target's credentials ran it: `secret` (secretRef) when it may maintain every
+             *     table, else `admin` (adminSecretRef); null until the job starts.
+             * @enum {string|null}
+             */
+            credential: "secret" | "admin" | null;
+            /** @description Every table of the run, in the order they are worked on; filled in as each finishes. */
+            tables: components["schemas"]["MaintainedTable"][];
+            error: null | components["schemas"]["ErrorSummary"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            completedAt: string | null;
+        };
+        MaintenanceRunPage: {
+            items: components["schemas"]["MaintenanceRun"][];
+            nextCursor: string | null;
         };
         /**
          * @description Grandfather-father-son retention, counted in the policy's time zone. For each of the newest N
@@ -2843,6 +3071,185 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getMaintenanceWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The window. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    setMaintenanceWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaintenanceWindowInput"];
+            };
+        };
+        responses: {
+            /** @description The window as set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteMaintenanceWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listMaintenanceRuns: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceRunPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    startMaintenance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaintenanceInput"];
+            };
+        };
+        responses: {
+            /** @description Accepted; the job is queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            502: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getMaintenanceRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                maintenanceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceRun"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

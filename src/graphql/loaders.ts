@@ -6,6 +6,7 @@ import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
 import { getLatestReportsByTargets, getRecentReportsByTargets } from '../domain/health/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
+import { getMaintenanceWindowsByTargets } from '../domain/maintenance/service.js';
 import type { Page, PageRequest } from '../domain/pagination.js';
 import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
 import { getRoleSetsByTargets } from '../domain/roles/role-sets/service.js';
@@ -91,5 +92,6 @@ export const loaders: MercuriusLoaders = {
     latestHealthReport: batchLoader(getLatestReportsByTargets, (t: Target) => t.id),
     healthReports: batchLoader(getRecentReportsByTargets, (t: Target) => t.id),
     roleSets: batchLoader(getRoleSetsByTargets, (t: Target) => t.id),
+    maintenanceWindow: batchLoader(getMaintenanceWindowsByTargets, (t: Target) => t.id),
   },
 };

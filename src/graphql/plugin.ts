@@ -18,6 +18,7 @@ import { backupResolvers } from './resolvers/backups.js';
 import { drillResolvers } from './resolvers/drills.js';
 import { healthResolvers } from './resolvers/health.js';
 import { jobResolvers } from './resolvers/jobs.js';
+import { maintenanceResolvers } from './resolvers/maintenance.js';
 import { restoreResolvers } from './resolvers/restores.js';
 import { roleResolvers } from './resolvers/roles.js';
 import { targetResolvers } from './resolvers/targets.js';
@@ -44,6 +45,7 @@ const resolvers = auditMutations(
     backupPolicyResolvers,
     healthResolvers,
     roleResolvers,
+    maintenanceResolvers,
     jobUpdateResolvers,
   ),
 );

@@ -32,6 +32,14 @@ import {
   startHealthReportHandler,
 } from './handlers/health.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
+import {
+  deleteMaintenanceWindowHandler,
+  getMaintenanceRunHandler,
+  getMaintenanceWindowHandler,
+  listMaintenanceRunsHandler,
+  setMaintenanceWindowHandler,
+  startMaintenanceHandler,
+} from './handlers/maintenance.js';
 import { getLivenessHandler, readinessHandler } from './handlers/probes.js';
 import {
   dropKeptDatabaseHandler,
@@ -153,6 +161,12 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     applyRoleSet: applyRoleSetHandler,
     deleteRoleSet: deleteRoleSetHandler,
     listServerRoles: listServerRolesHandler,
+    getMaintenanceWindow: getMaintenanceWindowHandler,
+    setMaintenanceWindow: setMaintenanceWindowHandler,
+    deleteMaintenanceWindow: deleteMaintenanceWindowHandler,
+    startMaintenance: startMaintenanceHandler,
+    listMaintenanceRuns: listMaintenanceRunsHandler,
+    getMaintenanceRun: getMaintenanceRunHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 
