@@ -21,6 +21,11 @@ import {
   setDrillPolicyHandler,
   verifyBackupHandler,
 } from './handlers/drills.js';
+import {
+  getTenantEncryptionHandler,
+  rewrapTenantKeysHandler,
+  setTenantEncryptionHandler,
+} from './handlers/encryption.js';
 import { cancelJobHandler, getJobHandler, listJobsHandler } from './handlers/jobs.js';
 import { getLivenessHandler, readinessHandler } from './handlers/probes.js';
 import {
@@ -123,6 +128,9 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     deleteBackupPolicy: deleteBackupPolicyHandler,
     getRetentionPlan: getRetentionPlanHandler,
     updateBackup: updateBackupHandler,
+    getTenantEncryption: getTenantEncryptionHandler,
+    setTenantEncryption: setTenantEncryptionHandler,
+    rewrapTenantKeys: rewrapTenantKeysHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

@@ -205,14 +205,20 @@ export class DecryptStream extends Transform {
       this.#parts.push(chunk);
       this.#length += chunk.length;
       if (this.#header === null) {
-        if (this.#length < HEADER_BYTES) return done();
+        if (this.#length < HEADER_BYTES) {
+          done();
+          return;
+        }
         this.#buffer = Buffer.concat(this.#parts);
         this.#readHeader();
         this.#parts = [this.#buffer];
         this.#length = this.#buffer.length;
       }
       // A full record is known not to be the last only when at least one more byte follows it.
-      if (this.#length <= this.#recordBytes) return done();
+      if (this.#length <= this.#recordBytes) {
+        done();
+        return;
+      }
       const all = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
       let offset = 0;
       while (all.length - offset > this.#recordBytes) {

@@ -21,7 +21,8 @@ export const EncryptionErrors = {
     'PGS_ENCRYPTION_NOT_CONFIGURED',
     409,
     'Conflict',
-    (tenantId: string) => `Tenant '${tenantId}' has no key-encryption key; set one with PUT /v1/tenants/${tenantId}/encryption.`,
+    (tenantId: string) =>
+      `Tenant '${tenantId}' has no key-encryption key; set one with PUT /v1/tenants/${tenantId}/encryption.`,
   ),
 };
 
@@ -37,6 +38,15 @@ export const EncryptionFailures = {
   artifactCorrupt: defineTaskFailure(
     'PGS_ARTIFACT_CORRUPT',
     (what: string) => `The encrypted artifact does not authenticate (${what}); nothing was restored.`,
+    final,
+  ),
+  rewrapIncomplete: defineTaskFailure(
+    'PGS_REWRAP_INCOMPLETE',
+    (failed: { backupId: string; code: string }[], count: number, total: number) =>
+      `${count} of ${total} data keys could not be re-wrapped (${failed
+        .map((f) => `${f.backupId}: ${f.code}`)
+        .join(', ')}${count > failed.length ? ', ...' : ''}); the others were. ` +
+      'Run the rewrap again once their old key can be read.',
     final,
   ),
   keyUnavailable: defineTaskFailure(
