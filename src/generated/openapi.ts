@@ -850,6 +850,8 @@ export interface components {
              * @description When its artifacts were removed.
              */
             expiredAt: string | null;
+            /** @description How the artifact is encrypted at rest; null when it is not (see TenantEncryption). */
+            encryption?: null | components["schemas"]["BackupEncryption"];
         };
         /**
          * @description A restore drill's findings. `verified` is true when every count recorded at backup time matched
@@ -1166,6 +1168,24 @@ export interface components {
         BackupPatch: {
             /** @description A pinned backup is kept whatever retention says. */
             pinned: boolean;
+        };
+        /**
+         * @description An encrypted backup: a random 256-bit data key encrypts the artifact (and its globals file) in
+         *     authenticated chunks; the data key is stored wrapped by the tenant's key `keyRef`. `sha256` and
+         *     `sizeBytes` of the backup are of the stored (encrypted) object; these are of the plaintext.
+         */
+        BackupEncryption: {
+            /** @enum {string} */
+            algorithm: "aes-256-gcm-chunked-v1";
+            keyRef: components["schemas"]["KeyRef"];
+            /**
+             * @description How the data key is wrapped.
+             * @enum {string}
+             */
+            wrapping: "aes-256-gcm" | "aws-kms";
+            /** @description The dump's plaintext SHA-256; null for the directory format (its manifest lists each file). */
+            plaintextSha256: string | null;
+            plaintextSizeBytes: number | null;
         };
         /**
          * @description A tenant's key-encryption key: `file:<tenant>/<key>` or `aws-sm:<secret id or ARN>` (a secret,

@@ -3,6 +3,7 @@ import { getBackupPoliciesByTargets } from '../domain/backup-policies/service.js
 import { type Backup, getBackupsByIds, listBackupsOfTargets } from '../domain/backups/service.js';
 import type { Ctx } from '../domain/context.js';
 import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
+import { getTenantEncryptionsByIds } from '../domain/encryption/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
 import type { Page, PageRequest } from '../domain/pagination.js';
@@ -87,4 +88,5 @@ export const loaders: MercuriusLoaders = {
     backupPolicy: batchLoader(getBackupPoliciesByTargets, (t: Target) => t.id),
     backups: pagedLoader(listBackupsOfTargets, (t: Target) => t.id),
   },
+  Tenant: { encryption: batchLoader(getTenantEncryptionsByIds, (t: { id: string }) => t.id) },
 };

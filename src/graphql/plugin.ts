@@ -16,6 +16,7 @@ import { auditMutations } from './mutation-audit.js';
 import { backupPolicyResolvers } from './resolvers/backup-policies.js';
 import { backupResolvers } from './resolvers/backups.js';
 import { drillResolvers } from './resolvers/drills.js';
+import { encryptionResolvers } from './resolvers/encryption.js';
 import { jobResolvers } from './resolvers/jobs.js';
 import { restoreResolvers } from './resolvers/restores.js';
 import { targetResolvers } from './resolvers/targets.js';
@@ -40,6 +41,7 @@ const resolvers = auditMutations(
     restoreResolvers,
     drillResolvers,
     backupPolicyResolvers,
+    encryptionResolvers,
     jobUpdateResolvers,
   ),
 );

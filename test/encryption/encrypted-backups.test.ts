@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { bearer } from '../helpers/app.js';
 import { readArtifact, writeArtifact } from '../helpers/artifacts.js';
+import { postGraphql } from '../helpers/graphql.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { restoreFixture } from '../restores/restore-fixture.js';
 
@@ -93,6 +94,57 @@ for (const format of ['custom', 'plain', 'tar', 'directory'] as const) {
     t.same(await f.fingerprint(database), expected, 'same rows, same content');
   });
 }
+
+t.test('GraphQL shows encryption status on backups and tenants, never key material', async (t) => {
+  const b = await f.backup({ format: 'custom' });
+  const got = await postGraphql(
+    f.app,
+    f.acme,
+    `query($id: ID!) { backup(id: $id) { sha256 encryption { algorithm keyRef wrapping plaintextSha256 plaintextSizeBytes } } }`,
+    { id: b.id },
+  );
+  t.same(got.errors, undefined);
+  const backup = got.data?.backup as { sha256: string; encryption: Record<string, unknown> };
+  t.match(backup.encryption, {
+    algorithm: 'aes-256-gcm-chunked-v1',
+    keyRef: 'file:acme/kek-1',
+    wrapping: 'aes-256-gcm',
+  });
+  t.not(backup.encryption.plaintextSha256, backup.sha256);
+  const rest = await f.app.inject({ method: 'GET', url: `/v1/backups/${b.id}`, headers: bearer(f.acme) });
+  t.same(rest.json().encryption, backup.encryption, 'REST shows the same');
+  t.notOk(rest.body.includes('wrappedKey'), 'not even the wrapped key is shown');
+
+  const tenants = await postGraphql(
+    f.app,
+    admin,
+    '{ tenants(first: 10) { items { id encryption { encrypted keyRef since } } } }',
+  );
+  t.same(tenants.errors, undefined);
+  const items = (tenants.data?.tenants as { items: { id: string; encryption: { encrypted: boolean } }[] }).items;
+  t.match(items.find((i) => i.id === 'acme')?.encryption, { encrypted: true, keyRef: 'file:acme/kek-1' });
+  t.match(items.find((i) => i.id === 'globex')?.encryption, { encrypted: false, keyRef: null });
+  const other = await postGraphql(
+    f.app,
+    f.token('globex', ['tenants:read']),
+    '{ tenant(id: "acme") { encryption { keyRef } } }',
+  );
+  t.equal(other.errors?.[0]?.extensions.code, 'PGS_TENANT_NOT_FOUND', "another tenant's status is not found");
+  const own = await postGraphql(f.app, f.token('acme', ['tenants:read']), '{ tenant { encryption { encrypted } } }');
+  t.same(own.data, { tenant: { encryption: { encrypted: true } } });
+  const denied = await postGraphql(
+    f.app,
+    f.acme,
+    'mutation { setTenantEncryption(tenantId: "acme", keyRef: "file:acme/kek-2") { keyRef } }',
+  );
+  t.equal(denied.errors?.[0]?.extensions.code, 'PGS_MISSING_SCOPE');
+  const set = await postGraphql(
+    f.app,
+    admin,
+    'mutation { setTenantEncryption(tenantId: "acme", keyRef: "file:acme/kek-1") { keyRef encrypted } }',
+  );
+  t.same(set.data, { setTenantEncryption: { keyRef: 'file:acme/kek-1', encrypted: true } });
+});
 
 t.test('a drill of an encrypted backup restores and verifies it', async (t) => {
   const b = await f.backup({ format: 'custom' });

@@ -51,3 +51,21 @@ export async function sealBackup(o: {
     },
   };
 }
+
+/** An encrypted backup as the API shows it: how, and under which key; never the key, wrapped or not. */
+export interface BackupEncryptionView {
+  algorithm: typeof ENVELOPE_ALGORITHM;
+  keyRef: string;
+  wrapping: WrappedKey['wrapping'];
+  plaintextSha256: string | null;
+  plaintextSizeBytes: number | null;
+}
+
+export const backupEncryptionView = (e: BackupEncryption | null): BackupEncryptionView | null =>
+  e && {
+    algorithm: e.algorithm,
+    keyRef: e.keyRef,
+    wrapping: e.wrapping,
+    plaintextSha256: e.plaintextSha256,
+    plaintextSizeBytes: e.plaintextSizeBytes,
+  };
