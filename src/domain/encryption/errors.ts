@@ -49,9 +49,11 @@ export const EncryptionFailures = {
       'Run the rewrap again once their old key can be read.',
     final,
   ),
+  // Final like the rest: a backup or restore records its failure on its own row, so the engine's retry
+  // would find it no longer pending. Run the work again once the key is reachable.
   keyUnavailable: defineTaskFailure(
     'PGS_KEY_UNAVAILABLE',
     (ref: string, why: string) => `The key-encryption key '${ref}' could not be used (${why}).`,
-    { retryable: true },
+    final,
   ),
 };
