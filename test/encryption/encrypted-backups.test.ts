@@ -121,7 +121,8 @@ t.test('GraphQL shows encryption status on backups and tenants, never key materi
     '{ tenants(first: 10) { items { id encryption { encrypted keyRef since } } } }',
   );
   t.same(tenants.errors, undefined);
-  const items = (tenants.data?.tenants as { items: { id: string; encryption: { encrypted: boolean } }[] }).items;
+  const items =
+    (tenants.data?.tenants as { items: { id: string; encryption: { encrypted: boolean } }[] } | undefined)?.items ?? [];
   t.match(items.find((i) => i.id === 'acme')?.encryption, { encrypted: true, keyRef: 'file:acme/kek-1' });
   t.match(items.find((i) => i.id === 'globex')?.encryption, { encrypted: false, keyRef: null });
   const other = await postGraphql(
