@@ -220,4 +220,25 @@ t.test('rewrap from KMS to a Secrets Manager key; the tenant binding holds', asy
   const r = await restore(b.id);
   t.equal(r.job.status, 'succeeded', JSON.stringify(r.job.error));
   t.same(await counts(r.database), await counts(source.name));
+
+  // The secret rotated in place (a new AWSCURRENT): older backups unwrap with the version that wrapped them.
+  sm.setSecret('pgsteward/acme/kek', { key: Buffer.alloc(32, 11).toString('base64') });
+  const again = await restore(b.id);
+  t.equal(again.job.status, 'succeeded', 'the wrapping version is read, not AWSCURRENT');
+  const [before] = await db.ownerQuery<{ v: string }>(
+    `SELECT encryption ->> 'keyVersion' AS v FROM backups WHERE id = $1`,
+    [b.id],
+  );
+  const second = await app.inject({
+    method: 'POST',
+    url: '/v1/tenants/acme/encryption/rewrap',
+    headers: bearer(adminToken),
+  });
+  const done = await waitForJob(app, acme, second.json().id);
+  t.equal(done.error?.code, 'PGS_REWRAP_INCOMPLETE', 'the swapped key still cannot be re-wrapped');
+  const [after] = await db.ownerQuery<{ v: string }>(
+    `SELECT encryption ->> 'keyVersion' AS v FROM backups WHERE id = $1`,
+    [b.id],
+  );
+  t.not(after?.v, before?.v, 'the rewrap moved the key to the current version');
 });

@@ -245,7 +245,3 @@ export class DecryptStream extends Transform {
     }
   }
 }
-
-/** Whether the bytes start like an envelope (a cheap look, not a check). */
-export const looksEncrypted = (start: Buffer): boolean =>
-  start.length >= ENVELOPE_MAGIC.length && start.subarray(0, ENVELOPE_MAGIC.length).equals(ENVELOPE_MAGIC);
