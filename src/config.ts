@@ -64,6 +64,7 @@ const envSchema = z.object({
   PGSTEWARD_SECRETS_FILE: optionalText,
   AWS_REGION: optionalText,
   PGSTEWARD_AWS_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+  PGSTEWARD_KMS_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
   PGSTEWARD_SECRET_FILE_TENANTS: z.string().optional(),
   PGSTEWARD_AWS_TENANT_TAG: z
     .string()
@@ -219,6 +220,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
           e.PGSTEWARD_AWS_SECRET_NAME_PATTERN === 'none' ? undefined : e.PGSTEWARD_AWS_SECRET_NAME_PATTERN,
       },
     },
+    /** AWS KMS, for tenants whose key-encryption key is `kms:<key id>` (src/domain/encryption). */
+    kms: { region: e.AWS_REGION, endpoint: e.PGSTEWARD_KMS_ENDPOINT },
     targets: {
       allowlist: (e.PGSTEWARD_TARGET_ALLOWLIST ?? '')
         .split(',')

@@ -2,6 +2,7 @@ import { backupPolicies } from './backup-policies/capability.js';
 import { backups } from './backups/capability.js';
 import type { Capability } from './capability.js';
 import { drills } from './drills/capability.js';
+import { encryption } from './encryption/capability.js';
 import { health } from './health/capability.js';
 import { maintenance } from './maintenance/capability.js';
 import { restores } from './restores/capability.js';
@@ -16,4 +17,5 @@ export const capabilities: readonly Capability[] = [
   backupPolicies,
   health,
   maintenance,
+  encryption,
 ];

@@ -8,6 +8,7 @@ import { SecretStore } from '../secrets/store.js';
 import { TenantSecretBinding } from '../secrets/tenant-binding.js';
 import type { ArtifactStorage } from './backups/storage/artifact-storage.js';
 import { createArtifactStorage } from './backups/storage/create-storage.js';
+import { TenantKeys } from './encryption/key-encryption.js';
 import { parseTargetAllowlist, type TargetNetworkPolicy } from './targets/network-guard.js';
 import { metadataStoreEndpoints, type ReservedEndpoint } from './targets/reserved-endpoints.js';
 
@@ -19,6 +20,8 @@ export interface Services {
   /** pgsteward's own servers, which no target may point at (the drill server's is read from its secret). */
   reservedEndpoints(): Promise<ReservedEndpoint[]>;
   storage: ArtifactStorage;
+  /** Tenants' key-encryption keys: wrapping and unwrapping backups' data keys (src/domain/encryption). */
+  keys: TenantKeys;
   network: TargetNetworkPolicy;
   /** Installed PostgreSQL versions (discovered once, then cached). */
   installations(): Promise<PgInstallation[]>;
@@ -81,6 +84,8 @@ export function createServices(
       if (host === undefined) return metadataStore;
       return [...metadataStore, { host, port: port ?? 5432, what: 'drill server' }];
     },
+    // Built below from the (possibly overridden) secrets and binding.
+    keys: undefined as unknown as TenantKeys,
     network: config.targets,
     installations: () => {
       installations ??= discoverPgInstallations({ bindir: config.pgBindir }).catch((err) => {
@@ -91,5 +96,6 @@ export function createServices(
     },
     ...overrides,
   };
+  services.keys ??= new TenantKeys({ secrets: services.secrets, binding: services.secretBinding, kms: config.kms });
   return services;
 }

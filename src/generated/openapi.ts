@@ -733,6 +733,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/encryption": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's encryption at rest (operators, or the tenant's own token with tenants:read); never key material. */
+        get: operations["getTenantEncryption"];
+        /**
+         * Set the key-encryption key of a tenant's new backups (platform operators).
+         * @description The key is tried before it is stored: a secret must belong to the tenant (PGS_SECRET_NOT_FOUND
+         *     otherwise) and hold a 256-bit key; a KMS key must encrypt and decrypt (PGS_KEY_UNUSABLE otherwise).
+         *     Backups taken before keep the key that wrapped them until `POST .../encryption/rewrap`.
+         */
+        put: operations["setTenantEncryption"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}/encryption/rewrap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-wrap every stored data key of the tenant with its current key-encryption key (platform operators).
+         * @description A job of kind `encryption-rewrap`. Artifacts are not read or rewritten: only each backup's wrapped
+         *     data key changes. Keys already under the current key are skipped, so the job resumes after a crash
+         *     and may be run again. A backup whose old key cannot be read fails the job with
+         *     PGS_REWRAP_INCOMPLETE after every other key was re-wrapped. 409 PGS_ENCRYPTION_NOT_CONFIGURED when
+         *     the tenant has no key.
+         */
+        post: operations["rewrapTenantKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1080,6 +1127,8 @@ export interface components {
              * @description When its artifacts were removed.
              */
             expiredAt: string | null;
+            /** @description How the artifact is encrypted at rest; null when it is not (see TenantEncryption). */
+            encryption?: null | components["schemas"]["BackupEncryption"];
         };
         /**
          * @description A restore drill's findings. `verified` is true when every count recorded at backup time matched
@@ -1786,6 +1835,42 @@ export interface components {
         BackupPatch: {
             /** @description A pinned backup is kept whatever retention says. */
             pinned: boolean;
+        };
+        /**
+         * @description An encrypted backup: a random 256-bit data key encrypts the artifact (and its globals file) in
+         *     authenticated chunks; the data key is stored wrapped by the tenant's key `keyRef`. `sha256` and
+         *     `sizeBytes` of the backup are of the stored (encrypted) object; these are of the plaintext.
+         */
+        BackupEncryption: {
+            /** @enum {string} */
+            algorithm: "aes-256-gcm-chunked-v1";
+            keyRef: components["schemas"]["KeyRef"];
+            /**
+             * @description How the data key is wrapped.
+             * @enum {string}
+             */
+            wrapping: "aes-256-gcm" | "aws-kms";
+            /** @description The dump's plaintext SHA-256; null for the directory format (its manifest lists each file). */
+            plaintextSha256: string | null;
+            plaintextSizeBytes: number | null;
+        };
+        /**
+         * @description A tenant's key-encryption key: `file:<tenant>/<key>` or `aws-sm:<secret id or ARN>` (a secret,
+         *     bound to the tenant like every secret reference, whose JSON value is `{"key": "<base64 of 32
+         *     random bytes>"}`), or `kms:<key id, ARN or alias>` (AWS KMS Encrypt/Decrypt). Only the reference
+         *     is stored or shown, never key material.
+         */
+        KeyRef: string;
+        TenantEncryption: {
+            tenantId: components["schemas"]["TenantId"];
+            /** @description Whether new backups of the tenant are encrypted at rest. */
+            encrypted: boolean;
+            keyRef: components["schemas"]["KeyRef"] | null;
+            /** @description Since when new backups are wrapped with this key. */
+            since: string | null;
+        };
+        TenantEncryptionSet: {
+            keyRef: components["schemas"]["KeyRef"];
         };
     };
     responses: {
@@ -3362,6 +3447,95 @@ export interface operations {
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getTenantEncryption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: components["parameters"]["TenantIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's key reference and since when it applies (`encrypted` false when none is set). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantEncryption"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    setTenantEncryption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: components["parameters"]["TenantIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantEncryptionSet"];
+            };
+        };
+        responses: {
+            /** @description The key now in force. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantEncryption"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    rewrapTenantKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: components["parameters"]["TenantIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted; the job is queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

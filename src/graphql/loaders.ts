@@ -3,6 +3,7 @@ import { getBackupPoliciesByTargets } from '../domain/backup-policies/service.js
 import { type Backup, getBackupsByIds, listBackupsOfTargets } from '../domain/backups/service.js';
 import type { Ctx } from '../domain/context.js';
 import { getDrillPoliciesByTargets } from '../domain/drills/service.js';
+import { getTenantEncryptionsByIds } from '../domain/encryption/service.js';
 import { getLatestReportsByTargets, getRecentReportsByTargets } from '../domain/health/service.js';
 import { getJobsByIds } from '../domain/jobs/service.js';
 import type { JobView as Job } from '../domain/jobs/view.js';
@@ -94,4 +95,5 @@ export const loaders: MercuriusLoaders = {
     roleSets: batchLoader(getRoleSetsByTargets, (t: Target) => t.id),
     maintenanceWindow: batchLoader(getMaintenanceWindowsByTargets, (t: Target) => t.id),
   },
+  Tenant: { encryption: batchLoader(getTenantEncryptionsByIds, (t: { id: string }) => t.id) },
 };

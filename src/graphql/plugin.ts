@@ -16,6 +16,7 @@ import { auditMutations } from './mutation-audit.js';
 import { backupPolicyResolvers } from './resolvers/backup-policies.js';
 import { backupResolvers } from './resolvers/backups.js';
 import { drillResolvers } from './resolvers/drills.js';
+import { encryptionResolvers } from './resolvers/encryption.js';
 import { healthResolvers } from './resolvers/health.js';
 import { jobResolvers } from './resolvers/jobs.js';
 import { maintenanceResolvers } from './resolvers/maintenance.js';
@@ -46,6 +47,7 @@ const resolvers = auditMutations(
     healthResolvers,
     roleResolvers,
     maintenanceResolvers,
+    encryptionResolvers,
     jobUpdateResolvers,
   ),
 );

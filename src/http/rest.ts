@@ -22,6 +22,11 @@ import {
   verifyBackupHandler,
 } from './handlers/drills.js';
 import {
+  getTenantEncryptionHandler,
+  rewrapTenantKeysHandler,
+  setTenantEncryptionHandler,
+} from './handlers/encryption.js';
+import {
   deleteHealthPolicyHandler,
   getFleetHealthHandler,
   getHealthPolicyHandler,
@@ -167,6 +172,9 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     startMaintenance: startMaintenanceHandler,
     listMaintenanceRuns: listMaintenanceRunsHandler,
     getMaintenanceRun: getMaintenanceRunHandler,
+    getTenantEncryption: getTenantEncryptionHandler,
+    setTenantEncryption: setTenantEncryptionHandler,
+    rewrapTenantKeys: rewrapTenantKeysHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

@@ -4,7 +4,8 @@
 // Never part of `npm test` (tap only runs *.test.ts). Knobs: BENCH_SIZE_MB (comma-separated sizes,
 // default "100,1024"), BENCH_RUNS (runs of each variant per size, default 3), BENCH_SERVER (built|tsx),
 // BENCH_DOC (where the results go, default docs/BENCHMARKS.md; "none" to only print), BENCH_B3=0 (skip
-// B3), BENCH_KEEP=1.
+// B3), BENCH_B1E=0 (skip B1e, backups with encryption at rest), BENCH_ONLY=b1e (B1e alone; B1-B3's
+// numbers in the doc are left as they were), BENCH_KEEP=1.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,6 +18,7 @@ import { PROJECT_ROOT } from '../../src/paths.js';
 import { quoteIdent } from '../../src/sql/identifiers.js';
 import { startTestCluster, type TestCluster } from '../helpers/pg-cluster.js';
 import { startTcpForwarder } from '../helpers/tcp-forward.js';
+import { type B1eResult, measureB1e, renderB1e, writeB1eDoc } from './b1e.js';
 import type { BareConnection } from './bare-dump.js';
 import { describeMachine } from './machine.js';
 import { type Measurement, measureApiBackup, measureBareDump, timeSha256ReRead, type Variant } from './measure.js';
@@ -36,7 +38,9 @@ const env = process.env;
 const sizes = (env.BENCH_SIZE_MB ?? '100,1024').split(',').map((v) => Number(v.trim()));
 const runs = Number(env.BENCH_RUNS ?? 3);
 const serverMode = (env.BENCH_SERVER ?? 'built') as ServerMode;
-const withRestore = env.BENCH_B3 !== '0';
+const onlyB1e = env.BENCH_ONLY === 'b1e';
+const withRestore = env.BENCH_B3 !== '0' && !onlyB1e;
+const withB1e = env.BENCH_B1E !== '0';
 const docPath = env.BENCH_DOC === 'none' ? null : (env.BENCH_DOC ?? join(PROJECT_ROOT, 'docs', 'BENCHMARKS.md'));
 if (sizes.some((v) => !Number.isInteger(v) || v < 1) || !Number.isInteger(runs) || runs < 1) {
   throw new Error('BENCH_SIZE_MB must list whole MiB sizes (e.g. 100,1024) and BENCH_RUNS must be a whole number');
@@ -71,7 +75,11 @@ function checkDiskSpace(dir: string): void {
 
 const passfileField = (value: string | number) => String(value).replace(/[\\:]/g, (c) => `\\${c}`);
 
-async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Promise<SizeResult> {
+async function benchSize(
+  cluster: TestCluster,
+  work: string,
+  sizeMb: number,
+): Promise<{ size: SizeResult; b1e: B1eResult | undefined }> {
   log(`\n== ${sizeMb} MiB: generating the source database`);
   const source = await createSourceDatabase(cluster, sizeMb, log);
   log(`generated ${(source.sizeBytes / 1048576).toFixed(0)} MiB in ${(source.generationMs / 1000).toFixed(1)} s`);
@@ -138,7 +146,7 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
     const measurements: Measurement[] = [];
     const fileOf = (variant: Variant) => join(dir, `${variant}.dump`);
     let keptBackupId: string | undefined;
-    for (let run = 0; run < runs; run++) {
+    for (let run = 0; run < (onlyB1e ? 0 : runs); run++) {
       // Rotated, so each variant runs first, second and third equally often: no order bias.
       const order = [...VARIANTS.slice(run % 3), ...VARIANTS.slice(0, run % 3)];
       for (const variant of order) {
@@ -158,8 +166,8 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
       }
     }
     const bareFile = fileOf('bare');
-    const reReadBytes = statSync(bareFile).size;
-    const sha256ReReadMs = await timeSha256ReRead(bareFile);
+    const reReadBytes = onlyB1e ? 0 : statSync(bareFile).size;
+    const sha256ReReadMs = onlyB1e ? 0 : await timeSha256ReRead(bareFile);
     let restore: RestoreResult | undefined;
     if (keptBackupId !== undefined) {
       log(`\n== ${sizeMb} MiB: B3, restores`);
@@ -180,7 +188,25 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
       await api.expect(200, 'DELETE', `/v1/backups/${keptBackupId}`, token);
     }
     rmSync(bareFile, { force: true });
-    return {
+    let b1e: B1eResult | undefined;
+    if (withB1e) {
+      log(`\n== ${sizeMb} MiB: B1e, backups with encryption at rest`);
+      const measured = await measureB1e({
+        api,
+        adminToken: admin,
+        token,
+        tenant: TENANT,
+        targetId: target.id,
+        serverPid: server.pid,
+        secretsFile: join(dir, 'secrets.json'),
+        bare,
+        bareFile,
+        runs,
+        log,
+      });
+      b1e = { sizeMb, sourceBytes: source.sizeBytes, measurements: measured };
+    }
+    const size: SizeResult = {
       sizeMb,
       sourceBytes: source.sizeBytes,
       rows: source.rows,
@@ -192,6 +218,7 @@ async function benchSize(cluster: TestCluster, work: string, sizeMb: number): Pr
       measurements,
       ...(restore ? { restore } : {}),
     };
+    return { size, b1e };
   } catch (err) {
     if (server) log(`pgsteward output:\n${server.output()}`);
     throw err;
@@ -223,7 +250,22 @@ async function main(): Promise<void> {
   try {
     const machine = await describeMachine(cluster.bindir);
     const results: SizeResult[] = [];
-    for (const size of sizes) results.push(await benchSize(cluster, work, size));
+    const b1eResults: B1eResult[] = [];
+    for (const sizeMb of sizes) {
+      const { size, b1e } = await benchSize(cluster, work, sizeMb);
+      results.push(size);
+      if (b1e) b1eResults.push(b1e);
+    }
+    if (b1eResults.length > 0) {
+      const header =
+        `Last run finished ${new Date().toISOString()} (\`npm run bench\`, BENCH_SIZE_MB=${sizes.join(',')} ` +
+        `BENCH_RUNS=${runs}${onlyB1e ? ' BENCH_ONLY=b1e' : ''}). The tenant's key is a \`file:\` secret; ` +
+        'the artifact is encrypted in 1 MiB AES-256-GCM chunks as it streams (docs/encryption.md).';
+      const text = renderB1e(b1eResults, header);
+      process.stdout.write(`\n${text}\n`);
+      if (docPath) writeB1eDoc(docPath, text);
+    }
+    if (onlyB1e) return;
     const result: BenchResult = {
       machine,
       command: 'npm run bench',

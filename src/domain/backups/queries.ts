@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/tenant-scope.js';
 import type { StoredVerification } from '../drills/verification.js';
+import type { BackupEncryption } from '../encryption/backup-encryption.js';
 import type { BackupOptions } from './options.js';
 
 export type BackupStatus = 'pending' | 'running' | 'available' | 'failed' | 'deleted' | 'expired';
@@ -18,7 +19,16 @@ export interface BackupRow {
   server_version: string | null;
   tool_version: string | null;
   tables: { schema: string; name: string; rows: number | null }[];
-  globals: { key: string; sizeBytes: number; sha256: string; noRolePasswords: boolean } | null;
+  /** sha256 is of the stored object; plaintextSha256 is set when it is encrypted. */
+  globals: {
+    key: string;
+    sizeBytes: number;
+    sha256: string;
+    noRolePasswords: boolean;
+    plaintextSha256?: string;
+  } | null;
+  /** Set when the artifact is encrypted at rest (domain/encryption): the wrapped data key, never the key. */
+  encryption: BackupEncryption | null;
   error: { code: string; message: string } | null;
   created_at: Date;
   completed_at: Date | null;
@@ -36,7 +46,7 @@ export interface BackupRow {
 
 const COLUMNS = `id, tenant_id, target_id, job_id, status, format, options, artifact_key, size_bytes, sha256,
   server_version, tool_version, tables, globals, error, created_at, completed_at, last_verified_at, last_verification,
-  policy_id, tick, pinned, expired_rule, expired_at`;
+  policy_id, tick, pinned, expired_rule, expired_at, encryption`;
 
 export const insertBackup = (
   tenantId: string,
@@ -114,7 +124,7 @@ export const selectBackupPagesByTargets = (
 /** A (re)started attempt: clears whatever a previous, interrupted attempt recorded. */
 export const markBackupRunning = (id: string): Sql => ({
   text: `UPDATE backups SET status = 'running', error = NULL, artifact_key = NULL, size_bytes = NULL, sha256 = NULL,
-                            globals = NULL, tables = '[]', completed_at = NULL
+                            globals = NULL, tables = '[]', completed_at = NULL, encryption = NULL
           WHERE id = $1 AND status IN ('pending', 'running') RETURNING ${COLUMNS}`,
   values: [id],
 });
@@ -127,11 +137,12 @@ export interface BackupOutcome {
   toolVersion: string;
   tables: { schema: string; name: string; rows: number | null }[];
   globals: BackupRow['globals'];
+  encryption: BackupEncryption | null;
 }
 
 export const markBackupAvailable = (id: string, o: BackupOutcome): Sql => ({
   text: `UPDATE backups SET status = 'available', artifact_key = $2, size_bytes = $3, sha256 = $4, server_version = $5,
-                            tool_version = $6, tables = $7, globals = $8, completed_at = now()
+                            tool_version = $6, tables = $7, globals = $8, encryption = $9, completed_at = now()
           WHERE id = $1 AND status = 'running' RETURNING ${COLUMNS}`,
   values: [
     id,
@@ -142,6 +153,7 @@ export const markBackupAvailable = (id: string, o: BackupOutcome): Sql => ({
     o.toolVersion,
     JSON.stringify(o.tables),
     o.globals === null ? null : JSON.stringify(o.globals),
+    o.encryption === null ? null : JSON.stringify(o.encryption),
   ],
 });
 

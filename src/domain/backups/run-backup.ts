@@ -15,6 +15,7 @@ import { dbnameArgument } from '../../pgtools/conninfo.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
 import { runPgTool } from '../../pgtools/run-tool.js';
 import { type SelectedTool, selectClientTool } from '../../pgtools/select-tool.js';
+import { type BackupSealing, sealBackup, tenantKeyRef } from '../encryption/backup-encryption.js';
 import { isUuid } from '../ids.js';
 import { failTask, toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
@@ -60,7 +61,23 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
       await deps.services.storage.discardStaged(backup.id);
       const target = await inTenantScope(deps.pool, scope, (tx) => findTargetRow(tx, backup.target_id ?? ''));
       if (!target) throw Errors.targetNotFound(backup.target_id ?? '');
-      const outcome = await runBackup(deps.services, task, backup, target);
+      // Encrypted at rest when the tenant has a key-encryption key (domain/encryption).
+      const keyRef = await inTenantScope(deps.pool, scope, (tx) => tenantKeyRef(tx, backup.tenant_id));
+      const sealing =
+        keyRef === undefined
+          ? null
+          : await sealBackup({
+              keys: deps.services.keys,
+              storage: deps.services.storage,
+              tenantId: backup.tenant_id,
+              backupId: backup.id,
+              keyRef,
+            });
+      const outcome = sealed(
+        await runBackup(sealing ? { ...deps.services, storage: sealing.storage } : deps.services, task, backup, target),
+        sealing,
+        backup.options.format,
+      );
       await inTenantScope(deps.pool, scope, (tx) => tx.rows(markBackupAvailable(backup.id, outcome)));
       return {
         backupId: backup.id,
@@ -174,10 +191,25 @@ async function runBackup(
           toolVersion: pgDump.version,
           tables: counted,
           globals,
+          encryption: null,
         };
       });
     }),
   );
+}
+
+/** The outcome with what encryption adds: the wrapped data key and the plaintext digests. */
+function sealed(outcome: BackupOutcome, sealing: BackupSealing | null, format: string): BackupOutcome {
+  if (sealing === null) return outcome;
+  const globalsPlain = outcome.globals && sealing.storage.plaintextOf(outcome.globals.key);
+  return {
+    ...outcome,
+    globals: outcome.globals && {
+      ...outcome.globals,
+      ...(globalsPlain ? { plaintextSha256: globalsPlain.sha256 } : {}),
+    },
+    encryption: sealing.record(format === 'directory' ? null : outcome.artifactKey),
+  };
 }
 
 /**

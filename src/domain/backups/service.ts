@@ -5,6 +5,7 @@ import { enqueueTask } from '../../jobs/task.js';
 import type { Job } from '../../jobs/types.js';
 import { type Ctx, ownTenant, requireScopes } from '../context.js';
 import type { StoredVerification } from '../drills/verification.js';
+import { type BackupEncryptionView, backupEncryptionView } from '../encryption/backup-encryption.js';
 import { isUuid } from '../ids.js';
 import { getStartedJob } from '../jobs/service.js';
 import { type JobView, toJobView } from '../jobs/view.js';
@@ -62,6 +63,8 @@ export interface Backup {
   /** The retention rule that expired it, and when its artifacts were removed; null while it is kept. */
   expiredRule: string | null;
   expiredAt: string | null;
+  /** Null when the artifact is stored unencrypted (domain/encryption). */
+  encryption: BackupEncryptionView | null;
 }
 
 export const toBackup = (r: BackupRow): Backup => ({
@@ -91,6 +94,7 @@ export const toBackup = (r: BackupRow): Backup => ({
   tick: r.tick?.toISOString() ?? null,
   expiredRule: r.expired_rule,
   expiredAt: r.expired_at?.toISOString() ?? null,
+  encryption: backupEncryptionView(r.encryption),
 });
 
 const requestHash = (targetId: string, options: BackupOptions) =>

@@ -99,10 +99,17 @@ export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoR
             ? await selectRestrictingPsql(needed, installations)
             : await selectClientTool('pg_restore', needed, installations);
           const guard = plain ? new PlainDumpGuard({ trackBeginBlocks: tool.major >= 14 }) : null;
-          const artifact = await fetchVerifiedArtifact({ storage: services.storage, backup, dir: work, signal, guard });
+          const artifact = await fetchVerifiedArtifact({
+            storage: services.storage,
+            keys: services.keys,
+            backup,
+            dir: work,
+            signal,
+            guard,
+          });
           let globals: ReturnType<typeof parseGlobalRoles> = [];
           if (selection.includeGlobals) {
-            const text = await fetchVerifiedGlobals(services.storage, backup);
+            const text = await fetchVerifiedGlobals(services.storage, backup, services.keys);
             if (text === null) throw TaskFailures.noGlobals();
             globals = parseGlobalRoles(text);
           }
