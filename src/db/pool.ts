@@ -56,6 +56,9 @@ export function createAppPool(settings: ConnectionSettings, max: number): pg.Poo
   });
   // An idle client losing its server must not crash the process; the next checkout reconnects.
   pool.on('error', () => {});
+  // Nor may a checked-out one between two queries of a transaction (a failover, a reset): its next query
+  // fails instead, and inTenantScope then destroys it rather than returning it to the pool.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

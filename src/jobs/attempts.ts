@@ -134,6 +134,8 @@ export async function reapExpiredLeases(pool: pg.Pool, backoff: q.Backoff): Prom
 
 /** Queued jobs by kind, across tenants (the queue depth metric). */
 export async function queuedJobsByKind(pool: pg.Pool): Promise<Map<string, number>> {
-  const rows = await inTenantScope(pool, ALL_TENANTS, (tx) => tx.rows<{ kind: string; n: number }>(q.countQueuedByKind()));
+  const rows = await inTenantScope(pool, ALL_TENANTS, (tx) =>
+    tx.rows<{ kind: string; n: number }>(q.countQueuedByKind()),
+  );
   return new Map(rows.map((r) => [r.kind, r.n]));
 }
