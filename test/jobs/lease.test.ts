@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createAppPool } from '../../src/db/pool.js';
+import { type ConnectionSettings, createAppPool } from '../../src/db/pool.js';
 import { claimNextJob, completeAttempt, recordProgress } from '../../src/jobs/attempts.js';
 import { JOB_EVENTS_CHANNEL } from '../../src/jobs/channels.js';
 import { NotificationListener } from '../../src/jobs/listener.js';
@@ -97,10 +97,11 @@ t.test('a worker whose lease was taken away aborts its task and writes nothing f
 t.test('a worker whose lease renewals keep failing stops its task before the lease can expire', async (t) => {
   await addTenants(db, 'initech');
   // The engine's pool reaches the metadata store through a port the test can shut: then every renewal fails.
-  const forward = await startTcpForwarder(db.ownerSettings.port);
+  const forward = await startTcpForwarder(db.cluster.port);
   const enginePool = createAppPool(
-    { ...(db.ownerSettings as { port: number } & typeof db.ownerSettings), port: forward.port },
+    { ...db.ownerSettings, port: forward.port } as ConnectionSettings,
     2,
+    'pgsteward-jobs',
   );
   t.teardown(() => enginePool.end().catch(() => {}));
   const job = await enqueue(db, 'initech', { kind: 'cut-off' });
