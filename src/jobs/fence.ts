@@ -13,7 +13,7 @@ export interface AttemptRef {
  * statement's own condition is ANDed with "this attempt still owns its job", and the job row is share-locked
  * until the transaction ends, so the reaper and a claim cannot hand the job on between the check and the
  * write (both skip locked rows). A stale attempt's write then matches no row. `sql` must have a WHERE clause
- * at its end or before a RETURNING.
+ * at its end or before a RETURNING, with no top-level OR (the fence is ANDed on without parentheses).
  */
 export function fencedBy(attempt: AttemptRef, sql: Sql): Sql {
   const j = sql.values.length + 1;

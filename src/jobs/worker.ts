@@ -78,6 +78,8 @@ interface ActiveAttempt extends AttemptRef {
   settling: boolean;
   kind: string;
   startedAt: number;
+  /** The attempt's end was reported to `events` (once, even if a stubborn task settles after its release). */
+  reported: boolean;
   /** When the lease runs out as far as this process knows: the start of the last good renewal + leaseMs. */
   leaseUntil: number;
   done: Promise<void>;
@@ -196,7 +198,7 @@ export class JobWorker {
         if (attempt.settling) continue;
         this.log.warn({ jobId: attempt.jobId }, 'a task ignored shutdown; releasing its job regardless');
         await releaseAttempt(this.pool, attempt).then(
-          () => this.events?.finished(attempt.kind, 'released', (Date.now() - attempt.startedAt) / 1000),
+          () => this.reportEnd(attempt, 'released'),
           (err) => this.logWriteFailure(attempt, err),
         );
       }
@@ -267,6 +269,7 @@ export class JobWorker {
       settling: false,
       kind: claimed.job.kind,
       startedAt: Date.now(),
+      reported: false,
       leaseUntil: claimed.leaseUntil,
       done: Promise.resolve(),
     };
@@ -322,7 +325,13 @@ export class JobWorker {
     } catch (err) {
       this.logWriteFailure(attempt, err);
     }
-    this.events?.finished(job.kind, ended, (Date.now() - attempt.startedAt) / 1000);
+    this.reportEnd(attempt, ended);
+  }
+
+  private reportEnd(attempt: ActiveAttempt, outcome: JobOutcome): void {
+    if (attempt.reported) return;
+    attempt.reported = true;
+    this.events?.finished(attempt.kind, outcome, (Date.now() - attempt.startedAt) / 1000);
   }
 
   /** What API callers see: a JobFailure's own code and message; anything else is internal and only logged. */

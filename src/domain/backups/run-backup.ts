@@ -97,10 +97,14 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
   };
 }
 
-/** Every committed object under the backup's id, and its staged ones. */
+/**
+ * Every committed object under the backup's id, and its staged ones. Best effort: when the storage
+ * itself is what failed, the failure must still be recorded; what is left is removed with the backup
+ * (deleteBackup removes everything under its id, failed ones included) or by its next attempt.
+ */
 async function removeBackupObjects(storage: ArtifactStorage, backup: BackupRow): Promise<void> {
-  if (backup.target_id !== null) await storage.delete(backupPrefix(backup.tenant_id, backup.target_id, backup.id));
-  await storage.discardStaged(backup.id);
+  const prefix = backup.target_id === null ? null : backupPrefix(backup.tenant_id, backup.target_id, backup.id);
+  await Promise.allSettled([prefix === null ? undefined : storage.delete(prefix), storage.discardStaged(backup.id)]);
 }
 
 async function runBackup(
