@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
 import { registerAuditTrail } from './api/audit-trail.js';
 import { classifyError } from './api/error-classification.js';
 import type { VerificationKey } from './auth/signing-key.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   verificationKey: VerificationKey;
   /** How many migrations this code knows; /readyz compares it with the database. */
   knownMigrations: number;
+  /** The registry GET /metrics serves (the job metrics are registered on it by the caller); else a new one. */
+  metrics?: Registry;
 }
 
 /** Log redaction: credentials never reach a log line, whatever object carries them. */
@@ -62,7 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerProblemHandlers(app);
-  registerMetrics(app);
+  registerMetrics(app, deps.metrics);
   await app.register(authentication, {
     key: deps.verificationKey,
     issuer: deps.config.jwt.issuer,

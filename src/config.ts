@@ -61,6 +61,7 @@ const envSchema = z.object({
   PGSTEWARD_GRAPHQL_MAX_BATCH: positiveInt(1, 100).default(10),
   PGSTEWARD_GRAPHQL_MAX_COST: positiveInt(100, 10_000_000).default(10_000),
   PGSTEWARD_DB_POOL_SIZE: positiveInt(2, 200).default(10),
+  PGSTEWARD_JOB_POOL_SIZE: positiveInt(2, 50).default(4),
   PGSTEWARD_SECRETS_FILE: optionalText,
   AWS_REGION: optionalText,
   PGSTEWARD_AWS_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
@@ -245,6 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       /** Queued jobs a tenant may have before a new one answers 429 (src/jobs/queue-cap.ts). */
       tenantMaxQueued: e.PGSTEWARD_TENANT_MAX_QUEUED,
       leaseMs: e.PGSTEWARD_JOB_LEASE_SECONDS * 1000,
+      /** The job engine's own connections (claims, heartbeats, progress), apart from the API's pool. */
+      poolSize: e.PGSTEWARD_JOB_POOL_SIZE,
     },
     restores: {
       /** How long a replace keeps the old database under its aside name (restores.keep_until). */

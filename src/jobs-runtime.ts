@@ -5,20 +5,24 @@ import { capabilities } from './domain/capabilities.js';
 import type { CapabilityDeps } from './domain/capability.js';
 import type { Services } from './domain/services.js';
 import { taskHandlers } from './jobs/task.js';
-import { JobWorker, type WorkerLog } from './jobs/worker.js';
+import { type JobEvents, JobWorker, type WorkerLog } from './jobs/worker.js';
 import { Leader, type LeaderLog } from './schedules/leader.js';
 
 /** The job worker with every capability's tasks, configured from PGSTEWARD_WORKERS and friends. */
 export function createJobWorker(o: {
   config: Config;
+  /** What tasks use for their own records (the API's pool). */
   pool: pg.Pool;
+  /** The engine's own pool (claims, heartbeats, progress); the tasks' pool if not given. */
+  enginePool?: pg.Pool;
   listen: ConnectionSettings;
   services: Services;
   log?: WorkerLog;
+  events?: JobEvents;
 }): JobWorker {
   const deps: CapabilityDeps = { pool: o.pool, services: o.services, config: o.config };
   return new JobWorker({
-    pool: o.pool,
+    pool: o.enginePool ?? o.pool,
     listen: o.listen,
     handlers: taskHandlers(
       capabilities.flatMap((c) => c.tasks),
@@ -28,6 +32,7 @@ export function createJobWorker(o: {
     tenantMaxRunning: o.config.jobs.tenantMaxRunning,
     leaseMs: o.config.jobs.leaseMs,
     ...(o.log ? { log: o.log } : {}),
+    ...(o.events ? { events: o.events } : {}),
   });
 }
 

@@ -8,6 +8,8 @@ import { openMetadataStore } from './db/metadata-store.js';
 import { createServices } from './domain/services.js';
 import type { WorkerLog } from './jobs/worker.js';
 import { createJobWorker, createLeader } from './jobs-runtime.js';
+import { registerJobMetrics } from './observability/job-metrics.js';
+import { createMetricsRegistry } from './observability/metrics.js';
 import { sweepOrphanedToolDirs } from './pgtools/passfile.js';
 
 /** Process entry: load config, open the metadata store, build the app, listen, close with grace. */
@@ -31,9 +33,19 @@ async function main(): Promise<void> {
   const swept = await sweepOrphanedToolDirs();
   if (swept.length > 0) log.warn({ count: swept.length }, 'removed tool directories left by a dead process');
   const services = createServices(config, {}, { log: (fields, msg) => log.warn(fields, msg) });
+  const metrics = createMetricsRegistry();
+  const jobEvents = registerJobMetrics(metrics, { pool: store.pool });
   const worker =
     config.jobs.workers > 0
-      ? createJobWorker({ config, pool: store.pool, listen: store.settings, services, log: workerLog(log) })
+      ? createJobWorker({
+          config,
+          pool: store.pool,
+          enginePool: store.enginePool,
+          listen: store.settings,
+          services,
+          log: workerLog(log),
+          events: jobEvents,
+        })
       : undefined;
   await worker?.start();
   // Periodic work (drill schedules, kept-database expiry) runs where jobs run, once across replicas.
@@ -64,6 +76,7 @@ async function main(): Promise<void> {
     listen: store.settings,
     verificationKey,
     knownMigrations: store.knownMigrations,
+    metrics,
   });
   // Order matters: running jobs are stopped and released before the database goes away.
   app.addHook('onClose', async () => {

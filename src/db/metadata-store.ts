@@ -5,7 +5,10 @@ import { loadMigrations, migrate } from './migrate.js';
 import { assertRowSecurityApplies, type ConnectionSettings, createAppPool, ownerClient } from './pool.js';
 
 export interface MetadataStore {
+  /** The API's pool, also used by tasks for their own records. */
   pool: pg.Pool;
+  /** The job engine's pool: claims, heartbeats, progress and outcomes (PGSTEWARD_JOB_POOL_SIZE). */
+  enginePool: pg.Pool;
   /** Owner connection settings: for the job engine's dedicated LISTEN connection. */
   settings: ConnectionSettings;
   knownMigrations: number;
@@ -43,12 +46,15 @@ export async function openMetadataStore(config: Config, log: StoreLog): Promise<
     pool = createAppPool(settings, config.dbPoolSize);
     await assertRowSecurityApplies(pool);
     const appPool = pool;
+    const enginePool = createAppPool(settings, config.jobs.poolSize, 'pgsteward-jobs');
     return {
       pool: appPool,
+      enginePool,
       settings,
       knownMigrations: migrations.length,
       embedded: embedded !== undefined,
       close: async () => {
+        await enginePool.end();
         await appPool.end();
         await embedded?.stop();
       },

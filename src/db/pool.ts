@@ -44,18 +44,25 @@ export function appSessionClient(settings: ConnectionSettings, applicationName: 
   });
 }
 
-/** The application pool: every connection starts as APP_ROLE (a startup GUC, so no window without it). */
-export function createAppPool(settings: ConnectionSettings, max: number): pg.Pool {
+/**
+ * The application pool: every connection starts as APP_ROLE (a startup GUC, so no window without it).
+ * The job engine gets a second, small one (application_name pgsteward-jobs), so that API load waiting
+ * for the first cannot delay a lease renewal.
+ */
+export function createAppPool(settings: ConnectionSettings, max: number, applicationName = 'pgsteward'): pg.Pool {
   const pool = new pg.Pool({
     ...baseConfig(settings),
     max,
-    application_name: 'pgsteward',
+    application_name: applicationName,
     options: `-c role=${APP_ROLE}`,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
   });
   // An idle client losing its server must not crash the process; the next checkout reconnects.
   pool.on('error', () => {});
+  // Nor may a checked-out one between two queries of a transaction (a failover, a reset): its next query
+  // fails instead, and inTenantScope then destroys it rather than returning it to the pool.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

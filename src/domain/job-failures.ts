@@ -1,6 +1,6 @@
 import { sqlStateOf } from '../db/pg-errors.js';
 import { isPgStewardError, type PgStewardError, TaskFailure, TaskFailures } from '../errors.js';
-import { JobFailure } from '../jobs/types.js';
+import { isReleased, JobFailure, StaleAttemptError } from '../jobs/types.js';
 import { PgToolError } from '../pgtools/run-tool.js';
 import { boundText, MAX_STORED_MESSAGE } from './stored-text.js';
 import { categoryOf } from './targets/connect-failure.js';
@@ -57,21 +57,31 @@ export function asJobFailure(err: unknown, work: TaskWork, signal?: AbortSignal)
   return isCatalogued(failure) ? toJobFailure(failure) : undefined;
 }
 
+/** How a task's own record (a backup's, a restore's) ends when its work stops early. */
+export interface TaskRecordEnd {
+  /** A failure or a cancel: record it (and remove what the attempt left). */
+  record(error: { code: string; message: string; category?: string }): Promise<unknown>;
+  /** Handed back (shutdown, a failing lease): leave the record for the next attempt to resume. */
+  release(): Promise<unknown>;
+}
+
 /**
- * How a task that keeps its own record (a backup's, a restore's) ends on a failure: the failure is
- * recorded there by `record`, then thrown to the engine (after a cancel, the original error, as the
- * engine expects). An error that is our bug is rethrown untouched and recorded nowhere.
+ * How a task that keeps its own record ends on a failure: after a release (isReleased), the record is
+ * handed back and the original error rethrown, since the job did not fail; otherwise the failure is
+ * recorded, then thrown to the engine (after a cancel, the original error, as the engine expects). An
+ * error that is our bug is rethrown untouched and recorded nowhere; so is a stale attempt's, since
+ * another attempt owns the record now.
  */
-export async function failTask(
-  err: unknown,
-  work: TaskWork,
-  signal: AbortSignal,
-  record: (error: { code: string; message: string; category?: string }) => Promise<unknown>,
-): Promise<never> {
+export async function failTask(err: unknown, work: TaskWork, signal: AbortSignal, end: TaskRecordEnd): Promise<never> {
+  if (err instanceof StaleAttemptError) throw err;
+  if (isReleased(signal)) {
+    await end.release();
+    throw err;
+  }
   const failure = asJobFailure(err, work, signal);
   if (!failure) throw err;
   // A failed connection says what failed (auth, tls, timeout, ...) on the record the tenant reads.
   const category = signal.aborted ? undefined : categoryOf(err);
-  await record({ code: failure.code, message: failure.message, ...(category === undefined ? {} : { category }) });
+  await end.record({ code: failure.code, message: failure.message, ...(category === undefined ? {} : { category }) });
   throw signal.aborted ? err : failure;
 }

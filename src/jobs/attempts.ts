@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { inTenantScope, type Sql } from '../db/tenant-scope.js';
 import { JOBS_AVAILABLE_CHANNEL } from './channels.js';
+import type { AttemptRef } from './fence.js';
 import { type JobRow, toJob } from './job-row.js';
 import * as q from './queries.js';
 import { type Job, type JobError, type JobStatus, StaleAttemptError } from './types.js';
@@ -57,10 +58,7 @@ export async function claimNextJob(pool: pg.Pool, opts: ClaimOptions): Promise<C
   return undefined;
 }
 
-export interface AttemptRef {
-  jobId: string;
-  attemptId: string;
-}
+export type { AttemptRef };
 
 export interface LeaseRenewal {
   /** Attempts whose lease was renewed, with whether a cancel was requested for their job. */
@@ -109,7 +107,7 @@ export async function failAttempt(
   return fenced(pool, attempt, q.failAttempt(attempt.jobId, attempt.attemptId, error, retryable, backoff));
 }
 
-/** Hand the job back to the queue without counting the attempt (shutdown). */
+/** Hand the job back to the queue (shutdown); the attempt counts in attempts, not toward max_attempts. */
 export async function releaseAttempt(pool: pg.Pool, attempt: AttemptRef): Promise<JobStatus> {
   return inTenantScope(pool, ALL_TENANTS, async (tx) => {
     const row = await tx.one<{ status: JobStatus }>(q.releaseAttempt(attempt.jobId, attempt.attemptId));
@@ -132,4 +130,12 @@ export async function reapExpiredLeases(pool: pg.Pool, backoff: q.Backoff): Prom
     tx.rows<{ id: string; tenant_id: string; status: JobStatus }>(q.reapExpiredLeases(backoff)),
   );
   return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, status: r.status }));
+}
+
+/** Queued jobs by kind, across tenants (the queue depth metric). */
+export async function queuedJobsByKind(pool: pg.Pool): Promise<Map<string, number>> {
+  const rows = await inTenantScope(pool, ALL_TENANTS, (tx) =>
+    tx.rows<{ kind: string; n: number }>(q.countQueuedByKind()),
+  );
+  return new Map(rows.map((r) => [r.kind, r.n]));
 }

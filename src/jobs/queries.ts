@@ -152,11 +152,12 @@ export interface Backoff {
  * failed. Parameters are passed in by position so the reaper and failAttempt share it.
  */
 const settleFailure = (p: { retryable: string; error: string; baseMs: string; capMs: string }): string => {
-  const retry = `(cancel_requested_at IS NULL AND ${p.retryable} AND attempts < max_attempts)`;
+  // Released attempts (shutdown) are not failures: neither the limit nor the backoff counts them.
+  const retry = `(cancel_requested_at IS NULL AND ${p.retryable} AND attempts - releases < max_attempts)`;
   return `status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
                         WHEN ${retry} THEN 'queued' ELSE 'failed' END,
           run_at = CASE WHEN ${retry}
-                        THEN now() + least(${p.capMs}::float8, ${p.baseMs}::float8 * power(2, attempts - 1))
+                        THEN now() + least(${p.capMs}::float8, ${p.baseMs}::float8 * power(2, greatest(attempts - releases - 1, 0)))
                                      * interval '1 millisecond'
                         ELSE run_at END,
           error = CASE WHEN cancel_requested_at IS NOT NULL THEN NULL ELSE ${p.error} END,
@@ -192,18 +193,35 @@ export const reapExpiredLeases = (backoff: Backoff): Sql => ({
 });
 
 /**
- * Shutdown hands a job back: queued at once, and the interrupted attempt does not count (attempts - 1),
- * since the job did not fail. A job whose cancel was requested meanwhile ends cancelled instead.
+ * Shutdown hands a job back: queued at once. The interrupted attempt stays counted in `attempts` (it
+ * started), and is counted in `releases` as well, so it uses up none of max_attempts: the job did not
+ * fail. A job whose cancel was requested meanwhile ends cancelled instead.
  */
 export const releaseAttempt = (jobId: string, attemptId: string): Sql => ({
   text: `UPDATE jobs
             SET status = CASE WHEN cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END,
-                attempts = CASE WHEN cancel_requested_at IS NULL THEN attempts - 1 ELSE attempts END,
+                releases = CASE WHEN cancel_requested_at IS NULL THEN releases + 1 ELSE releases END,
                 finished_at = CASE WHEN cancel_requested_at IS NULL THEN NULL ELSE now() END,
                 locked_by = NULL, locked_until = NULL
           WHERE ${FENCE}
          RETURNING status`,
   values: [jobId, attemptId],
+});
+
+/**
+ * Holds the job row of a live attempt until the caller's transaction ends, or answers no row if the
+ * attempt no longer owns its job. While it is held, neither the reaper nor a claim can hand the job to
+ * another attempt (both skip locked rows), so what the caller does meanwhile is done as the owner.
+ */
+export const lockOwnedAttempt = (jobId: string, attemptId: string): Sql => ({
+  text: `SELECT id FROM jobs WHERE ${FENCE} FOR UPDATE`,
+  values: [jobId, attemptId],
+});
+
+/** Queued jobs by kind (the queue depth metric), across tenants. */
+export const countQueuedByKind = (): Sql => ({
+  text: "SELECT kind, count(*)::int AS n FROM jobs WHERE status = 'queued' GROUP BY kind",
+  values: [],
 });
 
 /**

@@ -38,7 +38,10 @@ export interface TaskContext {
   job: Job;
   /** This attempt's fencing token: every write for it is refused once another attempt owns the job. */
   attemptId: string;
-  /** Aborted on cancel, on worker shutdown and when the lease was lost; `signal.reason` is a JobAbortedError. */
+  /**
+   * Aborted on cancel, on worker shutdown and when the lease was lost (or renewals kept failing);
+   * `signal.reason` is a JobAbortedError. isReleased(signal) tells a hand-back from a cancel.
+   */
   signal: AbortSignal;
   /**
    * Record progress (shown to API callers, so nothing secret). Call as often as you like: writes are
@@ -98,4 +101,14 @@ export class JobAbortedError extends Error {
     this.name = 'AbortError';
     this.abortCause = cause;
   }
+}
+
+/**
+ * Whether the task's signal fired to hand its job back rather than to end it: the worker is shutting
+ * down, or it lost (or is about to lose) its lease. A task then leaves its own record in a state the
+ * next attempt resumes from, never failed; a cancel (abortCause 'cancelled') ends the record instead.
+ */
+export function isReleased(signal: AbortSignal): boolean {
+  const reason: unknown = signal.reason;
+  return signal.aborted && reason instanceof JobAbortedError && reason.abortCause !== 'cancelled';
 }

@@ -32,7 +32,23 @@ export interface WorkerLog {
   error(obj: object | string, msg?: string): void;
 }
 
+/** What the worker tells an observer (the metrics), with bounded values only: kinds and outcomes, never ids. */
+export interface JobEvents {
+  started(kind: string): void;
+  finished(kind: string, outcome: JobOutcome, seconds: number): void;
+  /** A renewal of `attempts` leases failed (the metadata store did not answer, or answered an error). */
+  leaseRenewalFailed(attempts: number): void;
+}
+
+/**
+ * How an attempt ended, as the worker wrote it: succeeded; failed; retrying (queued again after a
+ * failure); cancelled; released (handed back by shutdown or a failing lease); lost (another attempt
+ * owns the job now, or the outcome could not be written).
+ */
+export type JobOutcome = 'succeeded' | 'failed' | 'retrying' | 'cancelled' | 'released' | 'lost';
+
 export interface WorkerOptions {
+  /** The job engine's own pool (claims, heartbeats, progress, outcomes), apart from the API's. */
   pool: pg.Pool;
   /** Settings for the dedicated LISTEN connection (never a pooled one). */
   listen: ConnectionSettings;
@@ -52,6 +68,7 @@ export interface WorkerOptions {
   reapIntervalMs?: number;
   workerId?: string;
   log?: WorkerLog;
+  events?: JobEvents;
 }
 
 interface ActiveAttempt extends AttemptRef {
@@ -59,6 +76,12 @@ interface ActiveAttempt extends AttemptRef {
   stopCause: AbortCause | undefined;
   /** The task has settled; the outcome is being written. */
   settling: boolean;
+  kind: string;
+  startedAt: number;
+  /** The attempt's end was reported to `events` (once, even if a stubborn task settles after its release). */
+  reported: boolean;
+  /** When the lease runs out as far as this process knows: the start of the last good renewal + leaseMs. */
+  leaseUntil: number;
   done: Promise<void>;
 }
 
@@ -92,6 +115,7 @@ export class JobWorker {
   private readonly reapIntervalMs: number;
   private readonly backoff: { baseMs: number; capMs: number };
   private readonly log: WorkerLog;
+  private readonly events: JobEvents | undefined;
   private readonly listener: NotificationListener;
   private readonly active = new Map<string, ActiveAttempt>();
   private timers: NodeJS.Timeout[] = [];
@@ -114,6 +138,7 @@ export class JobWorker {
     this.backoff = { baseMs: opts.backoffBaseMs ?? 5_000, capMs: opts.backoffCapMs ?? 600_000 };
     this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = opts.log ?? stderrLog;
+    this.events = opts.events;
     this.listener = new NotificationListener({
       settings: opts.listen,
       channels: [JOBS_AVAILABLE_CHANNEL, JOB_CANCEL_CHANNEL],
@@ -134,18 +159,21 @@ export class JobWorker {
     this.stopping = false;
     this.timers = [
       setInterval(() => this.wake(), this.pollMs),
-      setInterval(() => void this.heartbeat(), Math.max(1, Math.floor(this.leaseMs / 2))),
       setInterval(
         () => void this.reapExpired().catch((err) => this.log.error({ err }, 'reaping failed')),
         this.reapIntervalMs,
       ),
+      // Every third of the lease, so one failed renewal still leaves time for another before it expires.
+      setInterval(() => void this.heartbeat(), Math.max(1, Math.floor(this.leaseMs / 3))),
+      setInterval(() => this.stopUnrenewed(), Math.max(1, Math.floor(this.leaseMs / 10))),
     ];
     this.wake();
   }
 
   /**
    * Stop claiming, abort running tasks through their AbortSignal, wait for them (at most timeoutMs),
-   * then hand their jobs back to the queue without counting the interrupted attempt.
+   * then hand their jobs back to the queue. The interrupted attempt counts in `attempts` but not toward
+   * max_attempts (see releaseAttempt), so deploys cannot use up a job's attempts.
    */
   stop(opts: { timeoutMs?: number } = {}): Promise<void> {
     if (!this.running) return Promise.resolve();
@@ -157,7 +185,7 @@ export class JobWorker {
 
   private async shutDown(timeoutMs: number): Promise<void> {
     this.stopping = true;
-    const [pollTimer, heartbeatTimer, reapTimer] = this.timers;
+    const [pollTimer, reapTimer, ...leaseTimers] = this.timers;
     clearInterval(pollTimer);
     clearInterval(reapTimer);
     await this.claiming;
@@ -169,12 +197,15 @@ export class JobWorker {
       for (const attempt of this.active.values()) {
         if (attempt.settling) continue;
         this.log.warn({ jobId: attempt.jobId }, 'a task ignored shutdown; releasing its job regardless');
-        await releaseAttempt(this.pool, attempt).catch((err) => this.logWriteFailure(attempt, err));
+        await releaseAttempt(this.pool, attempt).then(
+          () => this.reportEnd(attempt, 'released'),
+          (err) => this.logWriteFailure(attempt, err),
+        );
       }
       // A short grace for outcome writes that were already in flight.
       await settlesWithin(Promise.all(attempts.filter((a) => a.settling).map((a) => a.done)), 2_000);
     }
-    clearInterval(heartbeatTimer);
+    for (const timer of leaseTimers) clearInterval(timer);
     this.timers = [];
     await this.listener.stop();
     this.running = false;
@@ -211,27 +242,39 @@ export class JobWorker {
 
   private async claimWhileFree(): Promise<void> {
     while (!this.stopping && this.active.size < this.concurrency) {
-      const claimed = await claimNextJob(this.pool, {
-        workerId: this.workerId,
-        leaseMs: this.leaseMs,
-        tenantMaxRunning: this.tenantMaxRunning,
-        kinds: this.kinds,
-      });
+      const claimed = await this.claimOne();
       if (!claimed) return;
       this.run(claimed);
     }
   }
 
-  private run(claimed: ClaimedAttempt): void {
+  /** One claim; the lease is counted from before the request, as the database may have set it then. */
+  private async claimOne(): Promise<(ClaimedAttempt & { leaseUntil: number }) | undefined> {
+    const asked = Date.now();
+    const claimed = await claimNextJob(this.pool, {
+      workerId: this.workerId,
+      leaseMs: this.leaseMs,
+      tenantMaxRunning: this.tenantMaxRunning,
+      kinds: this.kinds,
+    });
+    return claimed && { ...claimed, leaseUntil: asked + this.leaseMs };
+  }
+
+  private run(claimed: ClaimedAttempt & { leaseUntil: number }): void {
     const attempt: ActiveAttempt = {
       jobId: claimed.job.id,
       attemptId: claimed.attemptId,
       controller: new AbortController(),
       stopCause: undefined,
       settling: false,
+      kind: claimed.job.kind,
+      startedAt: Date.now(),
+      reported: false,
+      leaseUntil: claimed.leaseUntil,
       done: Promise.resolve(),
     };
     this.active.set(attempt.jobId, attempt);
+    this.events?.started(attempt.kind);
     attempt.done = this.execute(claimed.job, attempt).finally(() => {
       this.active.delete(attempt.jobId);
       this.wake();
@@ -264,18 +307,31 @@ export class JobWorker {
     }
     attempt.settling = true;
     progress.close();
+    let ended: JobOutcome = 'lost';
     try {
       if (outcome.ok) {
         await completeAttempt(this.pool, attempt, outcome.result);
-      } else if (attempt.stopCause === 'shutdown') {
-        await releaseAttempt(this.pool, attempt);
+        ended = 'succeeded';
+      } else if (attempt.stopCause === 'shutdown' || attempt.stopCause === 'lease-lost') {
+        // Handed back, not failed: the next attempt (here after a restart, or on another worker) resumes.
+        // After a lost lease this write is refused (another attempt owns the job); after renewals that
+        // kept failing, it returns the job at once instead of after the lease.
+        ended = (await releaseAttempt(this.pool, attempt)) === 'cancelled' ? 'cancelled' : 'released';
       } else {
         const { error, retryable } = this.describeFailure(job, attempt, outcome.err);
-        await failAttempt(this.pool, attempt, error, retryable, this.backoff);
+        const status = await failAttempt(this.pool, attempt, error, retryable, this.backoff);
+        ended = status === 'queued' ? 'retrying' : status === 'cancelled' ? 'cancelled' : 'failed';
       }
     } catch (err) {
       this.logWriteFailure(attempt, err);
     }
+    this.reportEnd(attempt, ended);
+  }
+
+  private reportEnd(attempt: ActiveAttempt, outcome: JobOutcome): void {
+    if (attempt.reported) return;
+    attempt.reported = true;
+    this.events?.finished(attempt.kind, outcome, (Date.now() - attempt.startedAt) / 1000);
   }
 
   /** What API callers see: a JobFailure's own code and message; anything else is internal and only logged. */
@@ -312,6 +368,7 @@ export class JobWorker {
     const attempts = [...this.active.values()].filter((a) => !a.settling);
     if (attempts.length === 0 || this.heartbeating) return;
     this.heartbeating = true;
+    const asked = Date.now();
     try {
       const { renewed } = await renewLeases(this.pool, attempts, this.leaseMs);
       for (const attempt of attempts) {
@@ -320,14 +377,34 @@ export class JobWorker {
           if (attempt.settling) continue; // it finished while we asked
           this.log.warn({ jobId: attempt.jobId }, 'the lease on a running job was lost; aborting its task');
           this.abort(attempt.jobId, 'lease-lost');
-        } else if (lease.cancelRequested) {
-          this.abort(attempt.jobId, 'cancelled');
+        } else {
+          attempt.leaseUntil = asked + this.leaseMs;
+          if (lease.cancelRequested) this.abort(attempt.jobId, 'cancelled');
         }
       }
     } catch (err) {
+      this.events?.leaseRenewalFailed(attempts.length);
       this.log.error({ err }, 'renewing leases failed');
     } finally {
       this.heartbeating = false;
+    }
+  }
+
+  /**
+   * Stop the tasks whose lease is about to run out unrenewed (renewals keep failing, or hang): once it
+   * expires, the reaper may give the job to another worker while this one still runs it. A fifth of the
+   * lease is left for the task to stop and hand the job back.
+   */
+  private stopUnrenewed(): void {
+    const now = Date.now();
+    for (const attempt of this.active.values()) {
+      if (attempt.settling || attempt.controller.signal.aborted) continue;
+      if (attempt.leaseUntil - now >= this.leaseMs / 5) continue;
+      this.log.warn(
+        { jobId: attempt.jobId, msLeft: attempt.leaseUntil - now },
+        'lease renewals kept failing; stopping the task before its lease expires',
+      );
+      this.abort(attempt.jobId, 'lease-lost');
     }
   }
 }

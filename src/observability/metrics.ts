@@ -3,12 +3,24 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import { backupPolicyMetrics } from './backup-policy-metrics.js';
 import { registerHealthMetrics } from './health-metrics.js';
 
-/** Prometheus metrics at GET /metrics: process metrics plus HTTP request counts and latencies. */
-export function registerMetrics(app: FastifyInstance): Registry {
+/**
+ * A registry with the process and Node.js runtime metrics under their standard, unprefixed names
+ * (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...), which the usual dashboards and alerts
+ * expect. pgsteward's own metrics are prefixed pgsteward_.
+ */
+export function createMetricsRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pgsteward_' });
+  collectDefaultMetrics({ register: registry });
   registry.registerMetric(backupPolicyMetrics.scheduled);
   registry.registerMetric(backupPolicyMetrics.expired);
+  return registry;
+}
+
+/**
+ * Prometheus metrics at GET /metrics: process metrics plus HTTP request counts and latencies, on
+ * `registry` (where the job metrics may be registered too) or a new one.
+ */
+export function registerMetrics(app: FastifyInstance, registry: Registry = createMetricsRegistry()): Registry {
   const labelNames = ['method', 'route', 'status_code'] as const;
   const duration = new Histogram({
     name: 'pgsteward_http_request_duration_seconds',

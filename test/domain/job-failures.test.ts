@@ -2,7 +2,7 @@ import pg from 'pg';
 import t from 'tap';
 import { asJobFailure, asTaskFailure, failTask, toJobFailure } from '../../src/domain/job-failures.js';
 import { Errors, TaskFailure, TaskFailures } from '../../src/errors.js';
-import { JobFailure } from '../../src/jobs/types.js';
+import { JobAbortedError, JobFailure, StaleAttemptError } from '../../src/jobs/types.js';
 import { PgToolError } from '../../src/pgtools/run-tool.js';
 
 const aborted = () => {
@@ -115,7 +115,12 @@ t.test('anything else is left as it is: the worker records PGS_INTERNAL and logs
 
 t.test("failTask records the failure on the task's own record, then throws it to the engine", async (t) => {
   const recorded: { code: string; message: string }[] = [];
-  const record = async (error: { code: string; message: string }) => recorded.push(error);
+  const record = {
+    record: async (error: { code: string; message: string }) => recorded.push(error),
+    release: async () => {
+      throw new Error('not a release');
+    },
+  };
   const live = new AbortController().signal;
   await t.rejects(failTask(TaskFailures.noGlobals(), 'restore', live, record), {
     constructor: JobFailure,
@@ -130,4 +135,30 @@ t.test("failTask records the failure on the task's own record, then throws it to
   const bug = new TypeError('x is undefined');
   await t.rejects(failTask(bug, 'backup', live, record), bug);
   t.equal(recorded.length, 2);
+});
+
+t.test('failTask hands the record back after a shutdown or a lost lease, and records no failure', async (t) => {
+  for (const cause of ['shutdown', 'lease-lost'] as const) {
+    const recorded: unknown[] = [];
+    let released = 0;
+    const end = {
+      record: async (error: unknown) => recorded.push(error),
+      release: async () => {
+        released++;
+      },
+    };
+    const controller = new AbortController();
+    controller.abort(new JobAbortedError(cause));
+    const stopped = new Error('pg_dump was stopped');
+    await t.rejects(failTask(stopped, 'backup', controller.signal, end), stopped, `${cause}: the original error`);
+    t.equal(released, 1, `${cause}: released`);
+    t.same(recorded, [], `${cause}: no failure recorded`);
+  }
+  // A stale attempt writes nothing at all: another attempt owns the record.
+  const stale = new StaleAttemptError('j', 'a');
+  const never = {
+    record: async () => t.fail('recorded'),
+    release: async () => t.fail('released'),
+  };
+  await t.rejects(failTask(stale, 'restore', new AbortController().signal, never), stale);
 });

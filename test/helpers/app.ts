@@ -7,9 +7,12 @@ import { buildApp } from '../../src/app.js';
 import { mintToken } from '../../src/auth/mint.js';
 import type { Scope } from '../../src/auth/scopes.js';
 import { loadConfig } from '../../src/config.js';
+import { createAppPool } from '../../src/db/pool.js';
 import { createServices, type Services } from '../../src/domain/services.js';
 import type { JobWorker } from '../../src/jobs/worker.js';
 import { createJobWorker } from '../../src/jobs-runtime.js';
+import { registerJobMetrics } from '../../src/observability/job-metrics.js';
+import { createMetricsRegistry } from '../../src/observability/metrics.js';
 import { ContractChecker } from './contract.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -65,8 +68,13 @@ export async function buildTestApp(
     ...env,
   });
   const services = createServices(config, opts.services);
+  // As in src/server.ts: the job metrics on the registry /metrics serves, the engine on its own pool.
+  const metrics = createMetricsRegistry();
+  const events = registerJobMetrics(metrics, { pool: db.appPool });
+  const enginePool = createAppPool(db.ownerSettings, 3, 'pgsteward-jobs');
+  db.beforeClose(() => enginePool.end());
   const worker = opts.worker
-    ? createJobWorker({ config, pool: db.appPool, listen: db.ownerSettings, services })
+    ? createJobWorker({ config, pool: db.appPool, enginePool, listen: db.ownerSettings, services, events })
     : undefined;
   await worker?.start();
   db.beforeClose(() => worker?.stop({ timeoutMs: 2_000 }));
@@ -76,6 +84,7 @@ export async function buildTestApp(
     services,
     listen: db.ownerSettings,
     verificationKey: { key: TEST_JWT_SECRET, algorithms: ['HS256'] },
+    metrics,
     knownMigrations: (await db.ownerQuery<{ n: number }>('SELECT count(*)::int AS n FROM pgsteward_migrations'))[0]
       ?.n as number,
   });

@@ -20,7 +20,11 @@ t.test('/metrics exposes HTTP and process metrics in Prometheus format', async (
   const res = await app.inject({ method: 'GET', url: '/metrics' });
   t.match(res.headers['content-type'], /text\/plain/);
   t.match(res.body, /pgsteward_http_requests_total\{method="GET",route="\/healthz",status_code="200"\} \d+/);
-  t.match(res.body, /pgsteward_process_resident_memory_bytes/);
+  // Process and runtime metrics carry their standard names, which the usual dashboards read.
+  t.match(res.body, /^process_resident_memory_bytes \d+/m);
+  t.match(res.body, /^process_cpu_seconds_total \d/m);
+  t.match(res.body, /^nodejs_eventloop_lag_seconds /m);
+  t.notMatch(res.body, /pgsteward_process_|pgsteward_nodejs_/);
 });
 
 t.test('the spec is served as JSON and Swagger UI loads at /docs', async (t) => {

@@ -64,6 +64,7 @@ export async function startWorker(
 export interface JobRowSnapshot {
   status: string;
   attempts: number;
+  releases: number;
   error: { code: string; message: string } | null;
   result: Record<string, unknown> | null;
   progress: Record<string, unknown>;
@@ -79,7 +80,7 @@ export interface JobRowSnapshot {
 /** The row as the owner sees it, behind the application's back. */
 export async function jobRow(db: TestDatabase, id: string): Promise<JobRowSnapshot> {
   const [row] = await db.ownerQuery<JobRowSnapshot>(
-    `SELECT status, attempts, error, result, progress, locked_by, locked_until, attempt_id, cancel_requested_at,
+    `SELECT status, attempts, releases, error, result, progress, locked_by, locked_until, attempt_id, cancel_requested_at,
             finished_at, (extract(epoch FROM run_at - now()) * 1000)::float8 AS due_in_ms
        FROM jobs WHERE id = $1`,
     [id],

@@ -1,10 +1,12 @@
 import t from 'tap';
+import { type ConnectionSettings, createAppPool } from '../../src/db/pool.js';
 import { claimNextJob, completeAttempt, recordProgress } from '../../src/jobs/attempts.js';
 import { JOB_EVENTS_CHANNEL } from '../../src/jobs/channels.js';
 import { NotificationListener } from '../../src/jobs/listener.js';
 import { JobAbortedError, JobFailure, StaleAttemptError } from '../../src/jobs/types.js';
 import { JobWorker } from '../../src/jobs/worker.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { startTcpForwarder } from '../helpers/tcp-forward.js';
 import { addTenants, captureLog, enqueue, jobRow, sleep, startWorker, untilAborted, waitFor } from './job-fixtures.js';
 
 const db = await createTestDatabase(t);
@@ -90,6 +92,56 @@ t.test('a worker whose lease was taken away aborts its task and writes nothing f
     'an expected abort is not logged as an error',
   );
   await db.ownerQuery("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = $1", [job.id]);
+});
+
+t.test('a worker whose lease renewals keep failing stops its task before the lease can expire', async (t) => {
+  await addTenants(db, 'initech');
+  // The engine's pool reaches the metadata store through a port the test can shut: then every renewal fails.
+  const forward = await startTcpForwarder(db.cluster.port);
+  const enginePool = createAppPool(
+    { ...db.ownerSettings, port: forward.port } as ConnectionSettings,
+    2,
+    'pgsteward-jobs',
+  );
+  t.teardown(() => enginePool.end().catch(() => {}));
+  const job = await enqueue(db, 'initech', { kind: 'cut-off' });
+  const failedRenewals: number[] = [];
+  let stopped: { at: number; reason: unknown } | undefined;
+  const log = captureLog();
+  await startWorker(t, db, {
+    pool: enginePool,
+    leaseMs: 2_000,
+    pollMs: 100,
+    log,
+    events: { started: () => {}, finished: () => {}, leaseRenewalFailed: (n) => failedRenewals.push(n) },
+    handlers: {
+      'cut-off': async ({ signal }) => {
+        try {
+          return await untilAborted(signal);
+        } catch (reason) {
+          stopped = { at: Date.now(), reason };
+          throw reason;
+        }
+      },
+    },
+  });
+  await waitFor('the job to run', async () => (await jobRow(db, job.id)).status === 'running');
+  await sleep(300);
+  await forward.close();
+  const cutAt = Date.now();
+  const { at, reason } = await waitFor('the task to be stopped', () => stopped, 5_000);
+  const row = await jobRow(db, job.id);
+  t.ok(reason instanceof JobAbortedError && reason.abortCause === 'lease-lost', 'the task is told its lease is going');
+  t.ok(failedRenewals.length >= 1, `failed renewals were counted (${failedRenewals.join(',')})`);
+  t.ok(row.locked_until instanceof Date && at < row.locked_until.getTime() - 200, 'stopped before the lease ran out');
+  t.equal(row.status, 'running', 'nothing else ran meanwhile: the job is still held by its lease');
+  t.ok(at - cutAt > 200, 'not at the first hiccup');
+  t.match(JSON.stringify(log.lines), /lease renewals kept failing/);
+  // Settle the job behind the worker's back, so the next test's reaper finds nothing of this one.
+  await db.ownerQuery(
+    "UPDATE jobs SET status = 'cancelled', locked_by = NULL, locked_until = NULL, finished_at = now() WHERE id = $1",
+    [job.id],
+  );
 });
 
 t.test('expired leases back off exponentially (capped), then fail with PGS_LEASE_EXPIRED', async (t) => {

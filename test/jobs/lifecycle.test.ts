@@ -118,7 +118,8 @@ t.test('stop() aborts a running task and hands its job back without using up an 
   t.ok(reason instanceof JobAbortedError && reason.abortCause === 'shutdown', 'the task was told it is a shutdown');
   const row = await jobRow(db, job.id);
   t.equal(row.status, 'queued');
-  t.equal(row.attempts, 0, 'the interrupted attempt does not count');
+  t.equal(row.attempts, 1, 'the interrupted attempt still counts as started');
+  t.equal(row.releases, 1, 'and as released, so it uses up none of max_attempts');
   t.equal(row.locked_by, null);
   t.ok(row.due_in_ms <= 0, 'no backoff: it can run again at once');
   t.equal(row.error, null);
@@ -150,12 +151,48 @@ t.test('stop() releases the job of a task that ignores its signal, once the time
   t.ok(Date.now() - begun < 1_500, 'stop() is bounded');
   const row = await jobRow(db, job.id);
   t.equal(row.status, 'queued');
-  t.equal(row.attempts, 0);
+  t.equal(row.attempts, 1);
+  t.equal(row.releases, 1);
   finish.open();
   await sleep(100);
   t.same((await jobRow(db, job.id)).result, null, "the task's late result is fenced off");
   await cancelJob(acme, job.id);
 });
+
+t.test(
+  'a series of deploys cannot use up max attempts: a job released more often than it may fail still runs',
+  async (t) => {
+    const job = await enqueue(db, 'acme', { kind: 'deployed', maxAttempts: 1 });
+    for (let deploy = 1; deploy <= 3; deploy++) {
+      const task = abortable();
+      const worker = new JobWorker({
+        pool: db.appPool,
+        listen: db.ownerSettings,
+        log: captureLog(),
+        handlers: { deployed: task.handler },
+      });
+      await worker.start();
+      await task.started;
+      await worker.stop({ timeoutMs: 2_000 });
+      const row = await jobRow(db, job.id);
+      t.match(row, { status: 'queued', attempts: deploy, releases: deploy }, `deploy ${deploy}: handed back`);
+    }
+    // After the deploys, the one attempt max_attempts allows is still there: a failure is final, not retried.
+    await startWorker(t, db, {
+      handlers: {
+        deployed: async ({ job }) => {
+          if (job.attempts !== 4) throw new Error('not the fourth attempt');
+          return { ran: job.attempts };
+        },
+      },
+    });
+    const done = await waitFor('the job to finish', async () => {
+      const r = await jobRow(db, job.id);
+      return r.status !== 'queued' && r.status !== 'running' && r;
+    });
+    t.match(done, { status: 'succeeded', attempts: 4, releases: 3, result: { ran: 4 } });
+  },
+);
 
 t.test('an idle worker wakes on NOTIFY, long before its poll interval', async (t) => {
   const started = gate();

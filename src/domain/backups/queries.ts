@@ -121,7 +121,10 @@ export const selectBackupPagesByTargets = (
   values: [targetIds, before?.createdAt ?? null, before?.id ?? null, limit + 1],
 });
 
-/** A (re)started attempt: clears whatever a previous, interrupted attempt recorded. */
+/**
+ * A (re)started attempt: clears whatever a previous, interrupted attempt recorded. Every write a job makes
+ * to its backup goes through fencedBy (src/jobs/fence.ts): a stale attempt's matches no row.
+ */
 export const markBackupRunning = (id: string): Sql => ({
   text: `UPDATE backups SET status = 'running', error = NULL, artifact_key = NULL, size_bytes = NULL, sha256 = NULL,
                             globals = NULL, tables = '[]', completed_at = NULL, encryption = NULL
@@ -158,9 +161,17 @@ export const markBackupAvailable = (id: string, o: BackupOutcome): Sql => ({
 });
 
 export const markBackupFailed = (id: string, error: { code: string; message: string }): Sql => ({
-  text: `UPDATE backups SET status = 'failed', error = $2, artifact_key = NULL, completed_at = now()
+  text: `UPDATE backups SET status = 'failed', error = $2, artifact_key = NULL, globals = NULL, completed_at = now()
           WHERE id = $1 AND status IN ('pending', 'running')`,
   values: [id, JSON.stringify(error)],
+});
+
+/** A released attempt (shutdown): pending again, as if never started; the next attempt takes it from there. */
+export const markBackupPending = (id: string): Sql => ({
+  text: `UPDATE backups SET status = 'pending', error = NULL, artifact_key = NULL, size_bytes = NULL, sha256 = NULL,
+                            globals = NULL, tables = '[]', completed_at = NULL
+          WHERE id = $1 AND status = 'running'`,
+  values: [id],
 });
 
 export const markBackupDeleted = (id: string): Sql => ({

@@ -6,11 +6,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { z } from 'zod';
-import { inTenantScope } from '../../db/tenant-scope.js';
+import { inTenantScope, type Sql } from '../../db/tenant-scope.js';
 import { Errors, TaskFailures } from '../../errors.js';
+import { asAttemptOwner, fencedBy } from '../../jobs/fence.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
-import type { TaskContext } from '../../jobs/types.js';
+import { StaleAttemptError, type TaskContext } from '../../jobs/types.js';
 import { dbnameArgument } from '../../pgtools/conninfo.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
 import { runPgTool } from '../../pgtools/run-tool.js';
@@ -31,6 +32,7 @@ import {
   type BackupRow,
   markBackupAvailable,
   markBackupFailed,
+  markBackupPending,
   markBackupRunning,
 } from './queries.js';
 import { beginSnapshotTransaction, exportSnapshot, selectDatabaseSize, selectReadsAuthid } from './server-queries.js';
@@ -54,8 +56,21 @@ export const backupTask = defineTask({
 function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backupId: string }> {
   return async (task, { backupId }) => {
     const scope = { tenantId: task.job.tenantId };
-    const backup = await inTenantScope(deps.pool, scope, (tx) => tx.one<BackupRow>(markBackupRunning(backupId)));
+    const attempt = { jobId: task.job.id, attemptId: task.attemptId };
+    const backup = await inTenantScope(deps.pool, scope, (tx) =>
+      tx.one<BackupRow>(fencedBy(attempt, markBackupRunning(backupId))),
+    );
     if (!backup) throw toJobFailure(TaskFailures.backupNotPending(backupId));
+    // Ends the backup's record while this attempt still owns its job, after removing every object under
+    // the backup's id: a failed, cancelled or released backup leaves nothing behind (globals.sql included),
+    // and a stale attempt removes nothing, since a newer attempt may be writing there.
+    const endRecord = (sql: Sql) =>
+      inTenantScope(deps.pool, scope, (tx) =>
+        asAttemptOwner(tx, attempt, async () => {
+          await removeBackupObjects(deps.services.storage, backup);
+          await tx.rows(fencedBy(attempt, sql));
+        }),
+      );
     try {
       // A retry after a crash: whatever the dead attempt had staged is garbage now (one attempt at a time).
       await deps.services.storage.discardStaged(backup.id);
@@ -78,7 +93,10 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
         sealing,
         backup.options.format,
       );
-      await inTenantScope(deps.pool, scope, (tx) => tx.rows(markBackupAvailable(backup.id, outcome)));
+      const available = await inTenantScope(deps.pool, scope, (tx) =>
+        tx.one<BackupRow>(fencedBy(attempt, markBackupAvailable(backup.id, outcome))),
+      );
+      if (!available) throw new StaleAttemptError(attempt.jobId, attempt.attemptId);
       return {
         backupId: backup.id,
         sizeBytes: outcome.sizeBytes,
@@ -88,11 +106,22 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
         tables: outcome.tables.length,
       };
     } catch (err) {
-      return failTask(err, 'backup', task.signal, (error) =>
-        inTenantScope(deps.pool, scope, (tx) => tx.rows(markBackupFailed(backup.id, error))),
-      );
+      return failTask(err, 'backup', task.signal, {
+        record: (error) => endRecord(markBackupFailed(backup.id, error)),
+        release: () => endRecord(markBackupPending(backup.id)),
+      });
     }
   };
+}
+
+/**
+ * Every committed object under the backup's id, and its staged ones. Best effort: when the storage
+ * itself is what failed, the failure must still be recorded; what is left is removed with the backup
+ * (deleteBackup removes everything under its id, failed ones included) or by its next attempt.
+ */
+async function removeBackupObjects(storage: ArtifactStorage, backup: BackupRow): Promise<void> {
+  const prefix = backup.target_id === null ? null : backupPrefix(backup.tenant_id, backup.target_id, backup.id);
+  await Promise.allSettled([prefix === null ? undefined : storage.delete(prefix), storage.discardStaged(backup.id)]);
 }
 
 async function runBackup(

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { inTenantScope } from '../../db/tenant-scope.js';
+import { inTenantScope, type Sql } from '../../db/tenant-scope.js';
 import { TaskFailures } from '../../errors.js';
+import { fencedBy } from '../../jobs/fence.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
 import type { TaskContext } from '../../jobs/types.js';
@@ -66,6 +67,11 @@ export const verifyTask = defineTask({
 function verifyJob(deps: { pool: pg.Pool; services: Services; drillServer?: DrillServer }): TaskRun<VerifyPayload> {
   return async (task, { backupId }) => {
     const scope = { tenantId: task.job.tenantId };
+    // The verification is written for this attempt only: a stale attempt's late outcome changes nothing.
+    const record = (sql: Sql) =>
+      inTenantScope(deps.pool, scope, (tx) =>
+        tx.rows(fencedBy({ jobId: task.job.id, attemptId: task.attemptId }, sql)),
+      );
     const backup = await inTenantScope(deps.pool, scope, (tx) => findBackupRow(tx, backupId));
     if (!backup) throw toJobFailure(TaskFailures.backupGone(backupId));
     if (backup.status !== 'available') throw toJobFailure(TaskFailures.backupNotVerifiable(backupId, backup.status));
@@ -77,7 +83,7 @@ function verifyJob(deps: { pool: pg.Pool; services: Services; drillServer?: Dril
       const verification = await withDrillAccess(deps.services, deps.drillServer, target, (access, server) =>
         drill(deps.services, task, backup, access, server),
       );
-      await inTenantScope(deps.pool, scope, (tx) => tx.rows(recordVerification(backup.id, verification)));
+      await record(recordVerification(backup.id, verification));
       return { backupId: backup.id, ...verification };
     } catch (err) {
       if (task.signal.aborted) throw err;
@@ -88,7 +94,7 @@ function verifyJob(deps: { pool: pg.Pool; services: Services; drillServer?: Dril
           ...emptyVerification(task.job.id, deps.drillServer ? 'drill-server' : 'target'),
           error: { code: failure.code, message: failure.message },
         };
-        await inTenantScope(deps.pool, scope, (tx) => tx.rows(recordVerification(backup.id, failed)));
+        await record(recordVerification(backup.id, failed));
       }
       throw failure;
     }

@@ -82,7 +82,11 @@ export const selectRestorePage = (
   values: [filter.backupId ?? null, filter.targetId ?? null, before?.createdAt ?? null, before?.id ?? null, limit + 1],
 });
 
-/** A (re)started attempt; work_database is kept: a retry must drop what an earlier attempt left. */
+/**
+ * A (re)started attempt; work_database is kept: a retry must drop what an earlier attempt left. Every
+ * write a job makes to its restore goes through fencedBy (src/jobs/fence.ts): a stale attempt's matches
+ * no row.
+ */
 export const markRestoreRunning = (id: string): Sql => ({
   text: `UPDATE restores SET status = 'running', error = NULL, completed_at = NULL
           WHERE id = $1 AND status IN ('pending', 'running') RETURNING ${COLUMNS}`,
@@ -91,7 +95,7 @@ export const markRestoreRunning = (id: string): Sql => ({
 
 /** Recorded before the database is created, so a retry knows which leftover is its own. */
 export const setWorkDatabase = (id: string, work: string | null): Sql => ({
-  text: 'UPDATE restores SET work_database = $2 WHERE id = $1',
+  text: 'UPDATE restores SET work_database = $2 WHERE id = $1 RETURNING id',
   values: [id, work],
 });
 
@@ -100,7 +104,7 @@ export const setWorkDatabase = (id: string, work: string | null): Sql => ({
  * is renamed back), so a retry after a crash between the two renames can put the original back.
  */
 export const setPreviousDatabase = (id: string, name: string | null): Sql => ({
-  text: 'UPDATE restores SET previous_database = $2 WHERE id = $1',
+  text: 'UPDATE restores SET previous_database = $2 WHERE id = $1 RETURNING id',
   values: [id, name],
 });
 
@@ -116,8 +120,18 @@ export const markRestoreSucceeded = (
 
 export const markRestoreFailed = (id: string, error: { code: string; message: string }): Sql => ({
   text: `UPDATE restores SET status = 'failed', error = $2, completed_at = now()
-          WHERE id = $1 AND status IN ('pending', 'running')`,
+          WHERE id = $1 AND status IN ('pending', 'running') RETURNING id`,
   values: [id, JSON.stringify(error)],
+});
+
+/**
+ * A released attempt (shutdown): pending again. work_database and previous_database stay, so that the
+ * next attempt drops the work database and puts an original renamed aside back (reconcileEarlierAttempt).
+ */
+export const markRestorePending = (id: string): Sql => ({
+  text: `UPDATE restores SET status = 'pending', error = NULL, completed_at = NULL
+          WHERE id = $1 AND status = 'running' RETURNING id`,
+  values: [id],
 });
 
 /**

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { sqlStateOf } from '../../db/pg-errors.js';
-import { inTenantScope } from '../../db/tenant-scope.js';
+import { inTenantScope, type Sql } from '../../db/tenant-scope.js';
 import { TaskFailures } from '../../errors.js';
+import { type AttemptRef, fencedBy } from '../../jobs/fence.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
-import type { TaskContext } from '../../jobs/types.js';
+import { StaleAttemptError, type TaskContext } from '../../jobs/types.js';
 import { type BackupRow, findBackupRow } from '../backups/service.js';
 import { isUuid } from '../ids.js';
 import { failTask, toJobFailure } from '../job-failures.js';
@@ -16,6 +17,7 @@ import { onDatabase, type TargetAccess, withTargetAccess, withTargetClient } fro
 import { databaseExists, dropOwnDatabase } from '../targets/tenant-server.js';
 import {
   markRestoreFailed,
+  markRestorePending,
   markRestoreRunning,
   markRestoreSucceeded,
   type RestoreRoles,
@@ -68,8 +70,12 @@ export const restoreTask = defineTask({
 function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number }): TaskRun<{ restoreId: string }> {
   return async (task, { restoreId }) => {
     const scope = { tenantId: task.job.tenantId };
-    const restore = await inTenantScope(deps.pool, scope, (tx) => tx.one<RestoreRow>(markRestoreRunning(restoreId)));
+    const attempt = attemptOf(task);
+    const restore = await inTenantScope(deps.pool, scope, (tx) =>
+      tx.one<RestoreRow>(fencedBy(attempt, markRestoreRunning(restoreId))),
+    );
     if (!restore) throw toJobFailure(TaskFailures.restoreNotPending(restoreId));
+    const write = (sql: Sql) => fencedWrite(deps.pool, scope, attempt, sql);
     try {
       const [backup, target] = await inTenantScope(deps.pool, scope, async (tx) => [
         await findBackupRow(tx, restore.backup_id),
@@ -82,7 +88,7 @@ function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number
       const outcome = await withTargetAccess(deps.services, target as TargetRow, (access) =>
         runRestore(deps, task, restore, backup as BackupRow, access),
       );
-      await inTenantScope(deps.pool, scope, (tx) => tx.rows(markRestoreSucceeded(restore.id, outcome)));
+      await write(markRestoreSucceeded(restore.id, outcome));
       return {
         restoreId: restore.id,
         database: restore.database,
@@ -94,11 +100,23 @@ function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number
         durationMs: outcome.durationMs,
       };
     } catch (err) {
-      return failTask(err, 'restore', task.signal, (error) =>
-        inTenantScope(deps.pool, scope, (tx) => tx.rows(markRestoreFailed(restore.id, error))),
-      );
+      return failTask(err, 'restore', task.signal, {
+        record: (error) => write(markRestoreFailed(restore.id, error)),
+        release: () => write(markRestorePending(restore.id)),
+      });
     }
   };
+}
+
+const attemptOf = (task: TaskContext): AttemptRef => ({ jobId: task.job.id, attemptId: task.attemptId });
+
+/**
+ * Write the restore's row for this attempt (fencedBy); a stale attempt's write changes nothing and
+ * throws StaleAttemptError, so it goes no further (say, creating a database it could not record).
+ */
+async function fencedWrite(pool: pg.Pool, scope: { tenantId: string }, attempt: AttemptRef, sql: Sql): Promise<void> {
+  const row = await inTenantScope(pool, scope, (tx) => tx.one(fencedBy(attempt, sql)));
+  if (!row) throw new StaleAttemptError(attempt.jobId, attempt.attemptId);
 }
 
 /**
@@ -117,8 +135,9 @@ async function runRestore(
   const { database } = restore;
   // Renames need a session on neither database; the target's own database may be the one replaced.
   const control = access.endpoint.database === database ? onDatabase(access, 'postgres') : access;
+  const attempt = attemptOf(task);
   const recordAside = (name: string | null) =>
-    inTenantScope(deps.pool, scope, (tx) => tx.rows(setPreviousDatabase(restore.id, name))).then(() => {});
+    fencedWrite(deps.pool, scope, attempt, setPreviousDatabase(restore.id, name));
   // A retry after a crash: the database the earlier attempt recorded is ours to drop, and an original it
   // had renamed aside goes back under its name.
   await withTargetClient(control, (client) => reconcileEarlierAttempt(client, restore, recordAside));
@@ -127,7 +146,7 @@ async function runRestore(
     throw TaskFailures.databaseExists(database);
   }
   const work = derivedDatabaseName(database, `_pgs_${randomBytes(4).toString('hex')}`);
-  await inTenantScope(deps.pool, scope, (tx) => tx.rows(setWorkDatabase(restore.id, work)));
+  await fencedWrite(deps.pool, scope, attempt, setWorkDatabase(restore.id, work));
   const result = await restoreInto({
     services: deps.services,
     access,
