@@ -30,13 +30,35 @@ export const listTooLong = defineError(
  * 1 plus `first` times what each item costs. Nesting therefore multiplies, which is what turns
  * `backups(first:100){items{target{backups(first:100){...}}}}` into a million row loads.
  */
+/**
+ * Lists loaded per parent without a `first` argument, at the most rows their resolver returns: counted
+ * as if asked for that many, or `Target.healthReports` under `targets(first:100)` would cost 101.
+ */
+const UNPAGED_LISTS: Readonly<Record<string, number>> = {
+  'Target.healthReports': GRAPHQL_MAX_PAGE,
+  'Target.roleSets': GRAPHQL_MAX_PAGE,
+  'Target.users': GRAPHQL_MAX_PAGE,
+};
+
+/**
+ * Fields that open a session on the tenant's own server and read its catalog, weighed as that many
+ * row loads: a role set's drift under every target must not fan out to hundreds of servers unnoticed.
+ */
+const SERVER_READS: Readonly<Record<string, number>> = {
+  'RoleSet.drift': 100,
+};
+
 function objectsLoaded(tooLong: { field: string; first: unknown }[]): ComplexityEstimator {
   return ({ field, args, childComplexity, type }) => {
-    if (isLeafType(getNamedType(field.type))) return 0;
-    if (!('first' in args)) return 1 + childComplexity;
+    const name = `${type.name}.${field.name}`;
+    const serverRead = SERVER_READS[name] ?? 0;
+    if (isLeafType(getNamedType(field.type))) return serverRead;
+    const unpaged = UNPAGED_LISTS[name];
+    if (unpaged !== undefined) return serverRead + 1 + unpaged * (1 + childComplexity);
+    if (!('first' in args)) return serverRead + 1 + childComplexity;
     const first = args.first as unknown;
     const valid = typeof first === 'number' && Number.isInteger(first) && first >= 1 && first <= GRAPHQL_MAX_PAGE;
-    if (!valid) tooLong.push({ field: `${type.name}.${field.name}`, first });
+    if (!valid) tooLong.push({ field: name, first });
     // A refused page size still counts at its asked-for size, so the cost error names the real figure.
     const size = typeof first === 'number' && first > 0 ? first : 1;
     return 1 + size * childComplexity;

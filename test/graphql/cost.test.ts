@@ -78,6 +78,17 @@ t.test('a dashboard-sized query passes the default limit', async (t) => {
   t.notOk(res.json().errors);
 });
 
+t.test('unpaged lists count at their cap, and reads of tenant servers at their weight', async (t) => {
+  // healthReports has no first: it counts as 100 reports, so 100 targets x 100 reports is refused.
+  const reports = await gql('{ targets(first: 100) { items { healthReports { id } } } }');
+  t.equal(reports.json().errors[0].extensions.code, 'PGS_GRAPHQL_QUERY_TOO_COSTLY');
+  t.match(reports.json().errors[0].message, /up to 10201 objects/);
+  // A role set's drift opens a session on the target's server: 100 per set, under every target.
+  const drift = await gql('{ targets(first: 10) { items { roleSets { name drift { missingRoles } } } } }');
+  t.equal(drift.json().errors[0].extensions.code, 'PGS_GRAPHQL_QUERY_TOO_COSTLY');
+  t.match(drift.json().errors[0].message, /up to 102021 objects/);
+});
+
 t.test('lists are capped at 100: a larger page is a 400, not a silent clamp', async (t) => {
   const res = await gql('{ backups(first: 101) { items { id } } }');
   t.equal(res.statusCode, 400);
