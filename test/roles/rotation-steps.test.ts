@@ -55,7 +55,7 @@ const admin: TargetAccess = {
   checked: { host: 'localhost', address: '127.0.0.1', family: 4 },
   secret: createDbSecret({ username: cluster.superuser, password: cluster.password }),
 };
-const server = rotationServer(admin, 'postgres');
+const server = rotationServer(superuser, admin, 'postgres');
 const address = { host: 'localhost', port: cluster.port, dbname: 'postgres' };
 
 /** A login user as creation leaves it: role(s) made with a verifier, the first password in AWSCURRENT. */
