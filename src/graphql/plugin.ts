@@ -22,6 +22,7 @@ import { jobResolvers } from './resolvers/jobs.js';
 import { maintenanceResolvers } from './resolvers/maintenance.js';
 import { restoreResolvers } from './resolvers/restores.js';
 import { roleResolvers } from './resolvers/roles.js';
+import { roleUserResolvers } from './resolvers/role-users.js';
 import { targetResolvers } from './resolvers/targets.js';
 import { tenantResolvers } from './resolvers/tenants.js';
 
@@ -48,6 +49,7 @@ const resolvers = auditMutations(
     roleResolvers,
     maintenanceResolvers,
     encryptionResolvers,
+    roleUserResolvers,
     jobUpdateResolvers,
   ),
 );

@@ -354,3 +354,89 @@ t.test('scopes: roles:read lists, roles:write changes', async (t) => {
 });
 
 void withClient;
+
+t.test(
+  'GraphQL: createLoginUser, Target.users, loginUser, rotateUser, deleteLoginUser; 404 across tenants',
+  async (t) => {
+    const { postGraphql } = await import('../helpers/graphql.js');
+    const name = `gql_${suffix}`;
+    const created = await postGraphql(
+      app,
+      acme,
+      `mutation($t: ID!, $i: CreateLoginUserInput!) { createLoginUser(targetId: $t, input: $i) { name access strategy state activeUsername secretRef } }`,
+      {
+        t: targetId,
+        i: { name, roleSet, access: 'READONLY', secretRef: `file:acme/users/${name}`, strategy: 'SINGLE' },
+      },
+    );
+    t.same(created.errors, undefined);
+    t.same(created.data?.createLoginUser, {
+      name,
+      access: 'READONLY',
+      strategy: 'SINGLE',
+      state: 'ACTIVE',
+      activeUsername: name,
+      secretRef: `file:acme/users/${name}`,
+    });
+    const listed = await postGraphql(app, acme, 'query($t: ID!) { target(id: $t) { users { name } } }', {
+      t: targetId,
+    });
+    t.ok((listed.data?.target as { users: { name: string }[] }).users.some((u) => u.name === name));
+    const one = await postGraphql(
+      app,
+      acme,
+      'query($t: ID!, $n: String!) { loginUser(targetId: $t, name: $n) { name } }',
+      {
+        t: targetId,
+        n: name,
+      },
+    );
+    t.same(one.data, { loginUser: { name } });
+    const rotated = await postGraphql(
+      app,
+      acme,
+      'mutation($t: ID!, $n: String!) { rotateUser(targetId: $t, name: $n) { id kind } }',
+      {
+        t: targetId,
+        n: name,
+      },
+    );
+    const job = rotated.data?.rotateUser as { id: string; kind: string };
+    t.equal(job.kind, 'role.rotate');
+    t.equal((await waitForJob(app, acme, job.id)).status, 'succeeded');
+
+    const umbrella = token('umbrella', [...USER_SCOPES]);
+    const theirs = await postGraphql(
+      app,
+      umbrella,
+      'mutation($t: ID!, $n: String!) { rotateUser(targetId: $t, name: $n) { id } }',
+      {
+        t: targetId,
+        n: name,
+      },
+    );
+    t.equal(theirs.errors?.[0]?.extensions?.code, 'PGS_TARGET_NOT_FOUND', 'another tenant: not found');
+    const hidden = await postGraphql(
+      app,
+      umbrella,
+      'query($t: ID!, $n: String!) { loginUser(targetId: $t, name: $n) { name } }',
+      {
+        t: targetId,
+        n: name,
+      },
+    );
+    t.equal(hidden.errors?.[0]?.extensions?.code, 'PGS_TARGET_NOT_FOUND');
+
+    const deleted = await postGraphql(
+      app,
+      acme,
+      'mutation($t: ID!, $n: String!) { deleteLoginUser(targetId: $t, name: $n) }',
+      {
+        t: targetId,
+        n: name,
+      },
+    );
+    t.same(deleted.data, { deleteLoginUser: true });
+    t.equal(await roleRow(name), undefined);
+  },
+);

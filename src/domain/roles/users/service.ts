@@ -62,7 +62,7 @@ export async function getLoginUsersByTargets(
       : await inTenantScope(ctx.pool, ownTenant(ctx), (tx) =>
           tx.rows<RoleUserRow>(selectRoleUsersByTargets(ids, perTarget)),
         );
-  const byTarget = new Map<string, LoginUser[]>();
+  const byTarget = new Map<string, LoginUser[]>(ids.map((id) => [id, []]));
   for (const row of rows) byTarget.set(row.target_id, [...(byTarget.get(row.target_id) ?? []), toLoginUser(row)]);
   return byTarget;
 }
