@@ -440,3 +440,32 @@ t.test(
     t.equal(await roleRow(name), undefined);
   },
 );
+
+t.test('rotation.everyDays: the leader pass enqueues one rotation per due user, never two at once', async (t) => {
+  const { rotationPass } = await import('../../src/domain/roles/users/rotation-pass.js');
+  const name = `sched_${suffix}`;
+  const ref = `file:acme/users/${name}`;
+  const created = await post({ name, roleSet, access: 'readonly', secretRef: ref, rotation: { everyDays: 30 } });
+  t.equal(created.statusCode, 201, created.body);
+  const due = Date.parse(created.json().nextRotationAt) - Date.parse(created.json().lastRotatedAt);
+  t.equal(due, 30 * 86_400_000, 'due 30 days after the create');
+  const log = { info: () => {}, warn: () => {}, error: (o: unknown) => t.fail(`pass logged an error: ${String(o)}`) };
+  const pass = () => rotationPass.run({ pool: test.db.appPool }, new Date(Date.now() + 31 * 86_400_000), log);
+  const jobsOf = () =>
+    test.db.ownerQuery<{ id: string; status: string }>(
+      "SELECT id, status FROM jobs WHERE kind = 'role.rotate' AND subjects ->> 'loginUser' = (SELECT id::text FROM role_users WHERE name = $1)",
+      [name],
+    );
+  await Promise.all([pass(), pass(), pass()]);
+  const jobs = await jobsOf();
+  t.equal(jobs.length, 1, 'three passes at once, one rotation');
+  const done = await waitForJob(app, acme, jobs[0]?.id as string);
+  t.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  const user = (await app.inject({ url: `${users}/${name}`, headers: bearer(acme) })).json();
+  t.equal(user.activeUsername, `${name}_clone`);
+  t.ok(Date.parse(user.nextRotationAt) > Date.now() + 29 * 86_400_000, 'the next one is 30 days out');
+  await rotationPass.run({ pool: test.db.appPool }, new Date(), log);
+  t.equal((await jobsOf()).length, 1, 'nothing due now: nothing enqueued');
+  const current = await secretOf(ref);
+  t.ok(await logsIn(admin, String(current.username), String(current.password)));
+});
