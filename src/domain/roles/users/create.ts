@@ -101,12 +101,12 @@ export async function createLoginUserWith(
       }),
     );
     const row = inserted ?? (await tx.one<RoleUserRow>(selectRoleUser(target.id, input.name)));
-    if (!row || row.state !== 'creating' || (!inserted && !sameRequest(row, input))) {
+    if (row?.state !== 'creating' || (!inserted && !sameRequest(row, input))) {
       throw UserErrors.userExists(input.name);
     }
-    return { roleSet, row };
+    return { roleSet, row, resumed: !inserted };
   });
-  const { roleSet, row } = found;
+  const { roleSet, row, resumed } = found;
   if (parseSecretRef(input.secretRef).scheme === 'file') {
     // A file key must be in the tenant's namespace before anything is written there.
     await ctx.services.secretBinding.assertBound(tenantId, input.secretRef);
@@ -126,7 +126,7 @@ export async function createLoginUserWith(
       port: session.access.endpoint.port,
       dbname: roleSet.database,
     };
-    const password = await writeFirstSecret(ctx, row, address).catch(async (err) => {
+    const password = await writeFirstSecret(ctx, row, address, resumed).catch(async (err) => {
       if (isPgStewardError(err) && err.code === 'PGS_SECRET_EXISTS') await forgetIfNothingWritten(ctx, row);
       throw err;
     });
@@ -163,9 +163,11 @@ async function writeFirstSecret(
   ctx: Ctx,
   row: RoleUserRow,
   address: { host: string; port: number; dbname: string },
+  resumed: boolean,
 ): Promise<string> {
   const secrets = ctx.services.secrets;
-  const earlier = await ourSecretVersion(ctx, row);
+  // Only a resumed create can have written it; a fresh one never reads a secret it did not make.
+  const earlier = resumed ? await ourSecretVersion(ctx, row) : undefined;
   if (earlier !== undefined && typeof earlier.value.password === 'string') return earlier.value.password;
   const password = generatePassword();
   const tags = { [ctx.services.secretBinding.awsTagKey]: row.tenant_id };

@@ -53,12 +53,12 @@ export async function deleteLoginUser(
     if (running) throw UserErrors.rotationRunning(user.name, running.id);
     return tx.one<RoleSetRef>(selectRoleSetRef(user.target_id, user.role_set));
   });
-  await withAdminAccess(ctx, user.target_id, roleSet?.database, (client) => dropRoles(client, ctx, user, options));
+  await withAdminAccess(ctx, user.target_id, roleSet?.database, (client) => dropRoles(client, user, options));
   await deleteOurSecret(ctx, user);
   await inTenantScope(ctx.pool, ownTenant(ctx), (tx) => tx.one(deleteRoleUser(user.id)));
 }
 
-async function dropRoles(client: pg.ClientBase, ctx: Ctx, user: RoleUserRow, options: DeleteLoginUserOptions) {
+async function dropRoles(client: pg.ClientBase, user: RoleUserRow, options: DeleteLoginUserOptions) {
   const owner = { tenantId: user.tenant_id, targetId: user.target_id, name: user.name };
   const present = [...(await ownRolesOnServer(client, owner, rolesOf(user)))];
   if (present.length === 0) return; // dropped by an earlier, interrupted delete (or never created)

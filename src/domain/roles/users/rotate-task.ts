@@ -62,7 +62,7 @@ export const rotateTask = defineTask<RotatePayload, RotateDeps>({
       const tenantId = task.job.tenantId;
       try {
         const { user, roleSet } = await loadUser(pool, tenantId, payload.userId);
-        if (!user || user.state !== 'active') throw RotationFailures.userGone(payload.userId);
+        if (user?.state !== 'active') throw RotationFailures.userGone(payload.userId);
         const database = roleSet?.database;
         await services.secretBinding.assertBound(tenantId, user.secret_ref);
         const caller = { pool, services, tenantId };
