@@ -148,13 +148,18 @@ async function acceptance(t: Test, cluster: TestCluster) {
         t.notOk(await logsIn(admin, original.username, original.password), 'until the next rotation');
         t.ok(await logsIn(admin, rotated.username, rotated.password), 'the previous one works now');
       }
-      await session.end();
+      const ended = new Promise((resolve) => {
+        session.on('error', resolve);
+        setTimeout(() => resolve('timeout'), 10_000).unref();
+      });
       const deleted = await app.inject({
         method: 'DELETE',
-        url: `/v1/targets/${targetId}/users/${name}`,
+        url: `/v1/targets/${targetId}/users/${name}?terminateSessions=true`,
         headers: bearer(acme),
       });
       t.equal(deleted.statusCode, 204, deleted.body);
+      t.not(await ended, 'timeout', `${strategy}: the open session was ended (terminateSessions)`);
+      await session.end().catch(() => {});
       t.ok((await provider.describeSecret(secretId)).deletedAt, 'the secret is scheduled for deletion');
     }
   });

@@ -93,12 +93,17 @@ export const markRoleUserActive = (id: string): Sql => ({
   values: [id],
 });
 
-/** A finished rotation: who AWSCURRENT names now, and when the next one is due. */
-export const recordRotation = (id: string, activeUsername: string): Sql => ({
+/**
+ * A finished rotation: who AWSCURRENT names now, and when the next one is due. Fenced by the attempt: a
+ * stale worker whose lease was taken over writes nothing (the attempt that owns the job records it).
+ */
+export const recordRotation = (id: string, activeUsername: string, jobId: string, attemptId: string): Sql => ({
   text: `UPDATE role_users SET active_username = $2, last_rotated_at = now(),
            next_rotation_at = now() + make_interval(days => rotation_every_days)
-         WHERE id = $1 RETURNING ${COLUMNS}`,
-  values: [id, activeUsername],
+         WHERE id = $1
+           AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = $3 AND jobs.attempt_id = $4 AND jobs.status = 'running')
+         RETURNING ${COLUMNS}`,
+  values: [id, activeUsername, jobId, attemptId],
 });
 
 export const deleteRoleUser = (id: string): Sql => ({

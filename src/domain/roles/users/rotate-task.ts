@@ -83,7 +83,9 @@ export const rotateTask = defineTask<RotatePayload, RotateDeps>({
             ...(rotationTestHooks.afterStep ? { afterStep: rotationTestHooks.afterStep } : {}),
           });
         });
-        await inTenantScope(pool, { tenantId }, (tx) => tx.one(recordRotation(user.id, result.activeUsername)));
+        await inTenantScope(pool, { tenantId }, (tx) =>
+          tx.one(recordRotation(user.id, result.activeUsername, task.job.id, task.attemptId)),
+        );
         return { user: user.name, activeUsername: result.activeUsername, versionId: result.versionId };
       } catch (err) {
         throw rotationFailure(err, task.signal);
