@@ -283,7 +283,9 @@ t.test("another tenant's target and users answer 404, in every operation", async
 });
 
 t.test('bad input answers 4xx with a stable code and changes nothing', async (t) => {
-  const before = await admin.superQuery('SELECT rolname FROM pg_roles ORDER BY 1');
+  const before = await admin.superQuery("SELECT rolname FROM pg_roles WHERE rolname LIKE '%' || $1 || '%' ORDER BY 1", [
+    suffix,
+  ]);
   const cases: [Record<string, unknown>, number, string][] = [
     [{ name: 'bad"name', roleSet, access: 'readonly', secretRef: 'file:acme/b1' }, 400, 'PGS_ROLE_NAME_INVALID'],
     [{ name: 'x; DROP ROLE y', roleSet, access: 'readonly', secretRef: 'file:acme/b2' }, 400, 'PGS_ROLE_NAME_INVALID'],
@@ -310,8 +312,19 @@ t.test('bad input answers 4xx with a stable code and changes nothing', async (t)
   t.equal(taken.json().code, 'PGS_ROLE_NOT_MANAGED');
   await t.rejects(secretOf('file:acme/b11'), { code: 'PGS_SECRET_NOT_FOUND' }, 'no secret written');
   t.equal((await app.inject({ url: `${users}/theirs_${suffix}`, headers: bearer(acme) })).statusCode, 404, 'no row');
-  const after = await admin.superQuery('SELECT rolname FROM pg_roles ORDER BY 1');
+  const after = await admin.superQuery("SELECT rolname FROM pg_roles WHERE rolname LIKE '%' || $1 || '%' ORDER BY 1", [
+    suffix,
+  ]);
   t.same(after.length, before.length + 1, 'only the test’s own role was added');
+  const hostile = cases.map(([payload]) => String(payload.name));
+  t.same(
+    await admin.superQuery(
+      'SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[]) AND rolname <> ALL($2::text[])',
+      [hostile, ['postgres', admin.admin.role]],
+    ),
+    [],
+    'no hostile name became a role',
+  );
   const taken409 = await post({ name: `dup_${suffix}`, roleSet, access: 'readonly', secretRef: 'file:acme/b11' });
   t.equal(taken409.statusCode, 201);
   const existing = await post({ name: `dup2_${suffix}`, roleSet, access: 'readonly', secretRef: 'file:acme/b11' });
