@@ -497,6 +497,79 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/targets/{targetId}/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A target's login users, by name. */
+        get: operations["listLoginUsers"];
+        put?: never;
+        /**
+         * Create a login user in a role set's group role; its password is written only to the secret.
+         * @description pgsteward generates the password, writes it to `secretRef` (RDS shape: engine, host, port,
+         *     username, password, dbname) and creates the role with a SCRAM verifier, so the plaintext never
+         *     reaches the server. The answer never carries the password. Repeating the request after an
+         *     interruption finishes the same user (same body); otherwise 409 PGS_LOGIN_USER_EXISTS. 404
+         *     PGS_ROLE_SET_NOT_FOUND when the role set (or its `access` role) is not declared on the target;
+         *     409 PGS_ADMIN_SECRET_REQUIRED without the target's adminSecretRef; 409 PGS_ROLE_NOT_MANAGED when
+         *     a role of that name exists that pgsteward did not create.
+         */
+        post: operations["createLoginUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/users/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One login user. */
+        get: operations["getLoginUser"];
+        put?: never;
+        post?: never;
+        /**
+         * Drop a login user's role(s) and mark its secret for deletion.
+         * @description Terminates the user's sessions first when `terminateSessions=true`. If the role owns objects in the
+         *     role set's database, 409 PGS_LOGIN_USER_OWNS_OBJECTS lists them, unless `reassignTo` names the role
+         *     to hand them to. The secret is deleted with a 7-day recovery window (AWS) or removed (file).
+         */
+        delete: operations["deleteLoginUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets/{targetId}/users/{name}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a login user's password now; answers with the job (kind role.rotate).
+         * @description AWS's four steps, each resumable: a new secret version staged AWSPENDING (the job id is its
+         *     ClientRequestToken), the new verifier set on the role (for `alternating`, the role that is not
+         *     current), a real login with it, then AWSCURRENT moved to it. 409 PGS_ROTATION_RUNNING while another
+         *     rotation of the user is queued or running.
+         */
+        post: operations["rotateLoginUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/targets/{targetId}/health-reports": {
         parameters: {
             query?: never;
@@ -809,6 +882,8 @@ export interface components {
                 member: string;
                 login: boolean;
             }[];
+            /** @description PGS_LOGIN_USER_OWNS_OBJECTS only, what the role owns (at most 100). */
+            ownedObjects?: string[];
             /** @description Validation failures, one per offending field. */
             errors?: {
                 path: string;
@@ -1458,6 +1533,69 @@ export interface components {
         };
         ServerRolePage: {
             items: components["schemas"]["ServerRole"][];
+            nextCursor: string | null;
+        };
+        /**
+         * @description A role name: at most 63 bytes (57 for `alternating`, whose twin is `<name>_clone`), no `pg_` or
+         *     `rds` prefix, not `postgres` nor the admin role, no quotes, semicolons, control characters or
+         *     Unicode look-alikes (400 PGS_ROLE_NAME_INVALID). Always quoted on the server.
+         */
+        LoginUserName: string;
+        LoginUserCreate: {
+            name: components["schemas"]["LoginUserName"];
+            /** @description A role set declared on this target. */
+            roleSet: string;
+            /** @enum {string} */
+            access: "readonly" | "readwrite" | "migrations";
+            /**
+             * @description Where pgsteward writes the credentials (`aws-sm:<name>`, created with the tenant tag, or
+             *     `file:<tenant>/<key>`). It must not exist yet (409 PGS_SECRET_EXISTS).
+             */
+            secretRef: string;
+            /**
+             * @description `alternating` (default): two roles `<name>` and `<name>_clone` take turns, so the previous
+             *     credentials work until the next rotation. `single`: one role, whose old password stops
+             *     working when a rotation sets the new one.
+             * @default alternating
+             * @enum {string}
+             */
+            strategy: "single" | "alternating";
+            connectionLimit?: number;
+            /** Format: date-time */
+            validUntil?: string;
+            rotation?: {
+                everyDays: number;
+            };
+        };
+        /** @description A login user. Never the password; it is only in the secret. */
+        LoginUser: {
+            name: string;
+            roleSet: string;
+            /** @enum {string} */
+            access: "readonly" | "readwrite" | "migrations";
+            secretRef: string;
+            /** @enum {string} */
+            strategy: "single" | "alternating";
+            /**
+             * @description `creating`: a create was interrupted; repeat the POST (or DELETE) to finish it.
+             * @enum {string}
+             */
+            state: "creating" | "active";
+            /** @description The role the secret's AWSCURRENT names. */
+            activeUsername: string;
+            connectionLimit: number | null;
+            /** Format: date-time */
+            validUntil: string | null;
+            rotationEveryDays: number | null;
+            /** Format: date-time */
+            lastRotatedAt: string | null;
+            /** Format: date-time */
+            nextRotationAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        LoginUserPage: {
+            items: components["schemas"]["LoginUser"][];
             nextCursor: string | null;
         };
         /**
@@ -2914,6 +3052,161 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listLoginUsers: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of login users. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginUserPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createLoginUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginUserCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginUser"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getLoginUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The login user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginUser"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteLoginUser: {
+        parameters: {
+            query?: {
+                terminateSessions?: boolean;
+                reassignTo?: string;
+            };
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    rotateLoginUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                targetId: components["parameters"]["TargetIdPath"];
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted; the rotation job. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };

@@ -11,6 +11,7 @@ import { getMaintenanceWindowsByTargets } from '../domain/maintenance/service.js
 import type { Page, PageRequest } from '../domain/pagination.js';
 import { getRestoresByIds, type Restore } from '../domain/restores/service.js';
 import { getRoleSetsByTargets } from '../domain/roles/role-sets/service.js';
+import { getLoginUsersByTargets } from '../domain/roles/users/service.js';
 import { getTargetsByIds, type Target } from '../domain/targets/service.js';
 import { isPgStewardError } from '../errors.js';
 import { type PageArgs, pageRequest } from './paging.js';
@@ -94,6 +95,10 @@ export const loaders: MercuriusLoaders = {
     healthReports: batchLoader(getRecentReportsByTargets, (t: Target) => t.id),
     roleSets: batchLoader(getRoleSetsByTargets, (t: Target) => t.id),
     maintenanceWindow: batchLoader(getMaintenanceWindowsByTargets, (t: Target) => t.id),
+    users: batchLoader(
+      (ctx, ids) => getLoginUsersByTargets(ctx, ids, 100),
+      (t: Target) => t.id,
+    ),
   },
   Tenant: { encryption: batchLoader(getTenantEncryptionsByIds, (t: { id: string }) => t.id) },
 };

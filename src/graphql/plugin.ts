@@ -21,6 +21,7 @@ import { healthResolvers } from './resolvers/health.js';
 import { jobResolvers } from './resolvers/jobs.js';
 import { maintenanceResolvers } from './resolvers/maintenance.js';
 import { restoreResolvers } from './resolvers/restores.js';
+import { roleUserResolvers } from './resolvers/role-users.js';
 import { roleResolvers } from './resolvers/roles.js';
 import { targetResolvers } from './resolvers/targets.js';
 import { tenantResolvers } from './resolvers/tenants.js';
@@ -48,6 +49,7 @@ const resolvers = auditMutations(
     roleResolvers,
     maintenanceResolvers,
     encryptionResolvers,
+    roleUserResolvers,
     jobUpdateResolvers,
   ),
 );

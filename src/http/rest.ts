@@ -53,6 +53,13 @@ import {
   startRestoreHandler,
 } from './handlers/restores.js';
 import {
+  createLoginUserHandler,
+  deleteLoginUserHandler,
+  getLoginUserHandler,
+  listLoginUsersHandler,
+  rotateLoginUserHandler,
+} from './handlers/role-users.js';
+import {
   applyRoleSetHandler,
   deleteRoleSetHandler,
   getRoleSetHandler,
@@ -175,6 +182,11 @@ export async function registerRest(app: FastifyInstance, document: OpenApiDocume
     getTenantEncryption: getTenantEncryptionHandler,
     setTenantEncryption: setTenantEncryptionHandler,
     rewrapTenantKeys: rewrapTenantKeysHandler,
+    createLoginUser: createLoginUserHandler,
+    listLoginUsers: listLoginUsersHandler,
+    getLoginUser: getLoginUserHandler,
+    deleteLoginUser: deleteLoginUserHandler,
+    rotateLoginUser: rotateLoginUserHandler,
   };
   const operations = new Map(listOperations(document).map((op) => [op.operationId, op]));
 

@@ -72,6 +72,11 @@ export class TenantSecretBinding {
     this.#operatorRefs = options.operatorRefs.map((ref) => parseSecretRef(ref));
   }
 
+  /** The tag a secret pgsteward creates for a tenant carries (PGSTEWARD_AWS_TENANT_TAG), so it is bound to it. */
+  get awsTagKey(): string {
+    return this.#options.awsTagKey;
+  }
+
   /**
    * Resolves when `tenantId` may use `ref`; otherwise throws PGS_SECRET_NOT_FOUND (or
    * PGS_SECRET_UNAVAILABLE when AWS could not say, PGS_SECRET_REF_INVALID for a malformed ref).

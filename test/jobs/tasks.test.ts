@@ -25,8 +25,24 @@ const echo = defineTask({
 
 t.test('every capability task is registered once, with its own kind and attempts', async (t) => {
   const tasks = capabilities.flatMap((c) => c.tasks);
-  t.same(tasks.map((task) => task.kind).sort(), ['backup', 'restore', 'verify']);
-  t.same(Object.fromEntries(tasks.map((task) => [task.kind, task.maxAttempts])), { backup: 3, restore: 2, verify: 3 });
+  t.same(tasks.map((task) => task.kind).sort(), [
+    'backup',
+    'encryption-rewrap',
+    'health.report',
+    'maintenance',
+    'restore',
+    'role.rotate',
+    'verify',
+  ]);
+  t.same(Object.fromEntries(tasks.map((task) => [task.kind, task.maxAttempts])), {
+    backup: 3,
+    restore: 2,
+    verify: 3,
+    'role.rotate': 5,
+    'health.report': 1,
+    maintenance: 2,
+    'encryption-rewrap': 3,
+  });
   t.throws(() => taskHandlers([echo, echo], { suffix: '' }), /two tasks are defined for job kind 'echo'/);
 });
 
