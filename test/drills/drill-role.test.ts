@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import t from 'tap';
-import { scramSha256Verifier } from '../../src/domain/drills/drill-role.js';
 import { scratchDatabaseName } from '../../src/domain/drills/verification.js';
 import { verifyTask } from '../../src/domain/drills/verify-task.js';
 import type { Job } from '../../src/jobs/types.js';
+import { scramVerifier } from '../../src/secrets/scram.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { waitForJob } from '../helpers/jobs.js';
 import { createSourceDatabase } from '../helpers/source-database.js';
@@ -89,9 +89,9 @@ t.test('SCRAM verifiers computed here are the ones PostgreSQL computes', async (
     const stored = rows[0]?.v ?? '';
     const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored);
     t.ok(m, stored.slice(0, 20));
-    t.equal(scramSha256Verifier('Tr0ub4dor&3', Buffer.from(m?.[2] ?? '', 'base64'), Number(m?.[1])), stored);
+    t.equal(scramVerifier('Tr0ub4dor&3', Buffer.from(m?.[2] ?? '', 'base64'), Number(m?.[1])), stored);
   });
-  t.throws(() => scramSha256Verifier('pässword'), /printable ASCII/);
+  t.throws(() => scramVerifier('pässword'), /printable ASCII/);
 });
 
 t.test("a dump's CHECK function runs as the drill's own role: no CREATEROLE, and the role is gone", async (t) => {

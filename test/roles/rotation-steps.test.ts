@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { generatePassword } from '../../src/domain/roles/password.js';
-import { scramVerifier } from '../../src/domain/roles/scram.js';
 import { loginSecretValue } from '../../src/domain/roles/users/login-secret.js';
 import {
   type RotationInput,
@@ -18,6 +17,7 @@ import type { TargetAccess } from '../../src/domain/targets/session.js';
 import { AwsSecretsManagerProvider } from '../../src/secrets/aws-secrets-manager.js';
 import { createDbSecret } from '../../src/secrets/db-secret.js';
 import { FileSecretProvider } from '../../src/secrets/file.js';
+import { scramVerifier } from '../../src/secrets/scram.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../src/secrets/secret-writer.js';
 import { SecretStore } from '../../src/secrets/store.js';
 import { quoteIdent, quoteLiteral } from '../../src/sql/identifiers.js';

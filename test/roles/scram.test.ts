@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import t from 'tap';
 import { generatePassword, PASSWORD_ALPHABET } from '../../src/domain/roles/password.js';
-import { parseScramVerifier, scramVerifier, verifierMatches } from '../../src/domain/roles/scram.js';
+import { parseScramVerifier, scramVerifier, verifierMatches } from '../../src/secrets/scram.js';
 import { quoteIdent, quoteLiteral } from '../../src/sql/identifiers.js';
 import { testCluster } from '../helpers/database.js';
 

@@ -1,7 +1,8 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { Errors } from '../../errors.js';
 import { createDbSecret } from '../../secrets/db-secret.js';
+import { scramVerifier } from '../../secrets/scram.js';
 import { quoteIdent, quoteLiteral } from '../../sql/identifiers.js';
 import type { TargetAccess } from '../targets/session.js';
 
@@ -18,20 +19,6 @@ import type { TargetAccess } from '../targets/session.js';
 export interface DrillRole {
   username: string;
   password: string;
-}
-
-/**
- * A SCRAM-SHA-256 verifier for `password` (RFC 5802, RFC 7677), as PostgreSQL stores it: given one,
- * CREATE ROLE ... PASSWORD stores it as it is, so the password itself never appears in SQL, the server
- * log or pg_stat_activity. The password must be printable ASCII, for which SASLprep changes nothing.
- */
-export function scramSha256Verifier(password: string, salt: Buffer = randomBytes(16), iterations = 4096): string {
-  if (!/^[\x21-\x7e]+$/.test(password)) throw new Error('the drill password must be printable ASCII');
-  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = createHash('sha256').update(clientKey).digest();
-  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
 /**
@@ -61,7 +48,7 @@ export async function createDrillRole(client: pg.ClientBase, name: string): Prom
   await client.query(
     // INHERIT: the database owner reaches the public schema through its implicit pg_database_owner role.
     `CREATE ROLE ${quoteIdent(name)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS
-       CONNECTION LIMIT 16 PASSWORD ${quoteLiteral(scramSha256Verifier(password))}`,
+       CONNECTION LIMIT 16 PASSWORD ${quoteLiteral(scramVerifier(password))}`,
   );
   await client.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
   return { username: name, password };

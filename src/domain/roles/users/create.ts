@@ -1,13 +1,13 @@
 import type pg from 'pg';
 import { inTenantScope } from '../../../db/tenant-scope.js';
 import { Errors, isPgStewardError } from '../../../errors.js';
+import { scramVerifier } from '../../../secrets/scram.js';
 import { parseSecretRef } from '../../../secrets/secret-ref.js';
 import { type Ctx, ownTenant, requireScopes } from '../../context.js';
 import { loadTenantTarget, withAdminAccess } from '../admin-session.js';
 import { UserErrors } from '../errors.js';
 import { assertRoleName, roleMarker } from '../names.js';
 import { generatePassword } from '../password.js';
-import { scramVerifier } from '../scram.js';
 import { loginSecretValue } from './login-secret.js';
 import { ownRolesOnServer, userMarker } from './ownership.js';
 import {

@@ -1,10 +1,10 @@
 import { isPgStewardError } from '../../../errors.js';
+import { scramVerifier } from '../../../secrets/scram.js';
 import type { SecretVersionRead } from '../../../secrets/secret-writer.js';
 import { AWSCURRENT, AWSPENDING } from '../../../secrets/secret-writer.js';
 import type { SecretStore } from '../../../secrets/store.js';
 import { RotationFailures } from '../errors.js';
 import { generatePassword } from '../password.js';
-import { scramVerifier } from '../scram.js';
 
 /**
  * AWS Secrets Manager's four-step rotation (createSecret, setSecret, testSecret, finishSecret), run by

@@ -1,5 +1,5 @@
+import { parseScramVerifier } from '../../../secrets/scram.js';
 import { quoteIdent, quoteLiteral } from '../../../sql/identifiers.js';
-import { parseScramVerifier } from '../scram.js';
 
 /**
  * SQL run on the tenant's server for login users. A password only ever travels as a SCRAM verifier
