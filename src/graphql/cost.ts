@@ -45,7 +45,7 @@ const UNPAGED_LISTS: Readonly<Record<string, number>> = {
  * row loads: a role set's drift under every target must not fan out to hundreds of servers unnoticed.
  */
 const SERVER_READS: Readonly<Record<string, number>> = {
-  'RoleSet.drift': 100,
+  'RoleSet.drift': 20,
 };
 
 function objectsLoaded(tooLong: { field: string; first: unknown }[]): ComplexityEstimator {
