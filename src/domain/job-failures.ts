@@ -1,7 +1,8 @@
 import { sqlStateOf } from '../db/pg-errors.js';
-import { isPgStewardError, type PgStewardError, TaskFailure, TaskFailures } from '../errors.js';
+import { isPgStewardError, type PgStewardError } from '../errors.js';
 import { isReleased, JobFailure, StaleAttemptError } from '../jobs/types.js';
 import { PgToolError } from '../pgtools/run-tool.js';
+import { TaskFailure, TaskFailures } from '../task-failures.js';
 import { boundText, MAX_STORED_MESSAGE } from './stored-text.js';
 import { categoryOf } from './targets/connect-failure.js';
 

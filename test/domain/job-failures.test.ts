@@ -1,9 +1,10 @@
 import pg from 'pg';
 import t from 'tap';
 import { asJobFailure, asTaskFailure, failTask, toJobFailure } from '../../src/domain/job-failures.js';
-import { Errors, TaskFailure, TaskFailures } from '../../src/errors.js';
+import { Errors } from '../../src/errors.js';
 import { JobAbortedError, JobFailure, StaleAttemptError } from '../../src/jobs/types.js';
 import { PgToolError } from '../../src/pgtools/run-tool.js';
+import { TaskFailure, TaskFailures } from '../../src/task-failures.js';
 
 const aborted = () => {
   const c = new AbortController();

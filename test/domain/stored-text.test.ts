@@ -3,7 +3,7 @@ import t from 'tap';
 import { isUnstorableText } from '../../src/api/unstorable-text.js';
 import { toJobFailure } from '../../src/domain/job-failures.js';
 import { boundText, MAX_STORED_MESSAGE } from '../../src/domain/stored-text.js';
-import { TaskFailures } from '../../src/errors.js';
+import { TaskFailures } from '../../src/task-failures.js';
 
 t.test('bounded text is a prefix within the bound, cut on a code point, marked when cut', async (t) => {
   fc.assert(

@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { inTenantScope, type Sql } from '../../db/tenant-scope.js';
-import { TaskFailures } from '../../errors.js';
 import { fencedBy } from '../../jobs/fence.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
 import type { TaskContext } from '../../jobs/types.js';
+import { TaskFailures } from '../../task-failures.js';
 import { type BackupRow, findBackupRow } from '../backups/service.js';
 import { isUuid } from '../ids.js';
 import { asJobFailure, toJobFailure } from '../job-failures.js';

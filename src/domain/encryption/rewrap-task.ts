@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { inTenantScope } from '../../db/tenant-scope.js';
-import { isPgStewardError, TaskFailure } from '../../errors.js';
+import { isPgStewardError } from '../../errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../jobs/queue.js';
 import { defineTask, payloadParser, type TaskRun } from '../../jobs/task.js';
+import { TaskFailure } from '../../task-failures.js';
 import { toJobFailure } from '../job-failures.js';
 import type { Services } from '../services.js';
 import { tenantKeyRef } from './backup-encryption.js';

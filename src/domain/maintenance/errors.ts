@@ -1,4 +1,5 @@
-import { defineError, defineTaskFailure } from '../../errors.js';
+import { defineError } from '../../errors.js';
+import { defineTaskFailure } from '../../task-failures.js';
 
 /** Answers to maintenance requests (REST and GraphQL). */
 export const MaintenanceErrors = {

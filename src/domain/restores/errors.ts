@@ -1,4 +1,4 @@
-import { defineTaskFailure } from '../../errors.js';
+import { defineTaskFailure } from '../../task-failures.js';
 
 /** A restore whose archive lists more than the bound (restore-tools.ts): crafted or absurd, never retried. */
 export const tocTooLarge = defineTaskFailure(

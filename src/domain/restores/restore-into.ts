@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { TaskFailures } from '../../errors.js';
 import { withPrivateToolDir } from '../../pgtools/passfile.js';
 import { selectClientTool } from '../../pgtools/select-tool.js';
+import { TaskFailures } from '../../task-failures.js';
 import { parseQualifiedName } from '../backups/options.js';
 import type { BackupRow } from '../backups/service.js';
 import { asTaskFailure } from '../job-failures.js';

@@ -1,4 +1,5 @@
-import { defineError, defineTaskFailure, isPgStewardError } from '../../errors.js';
+import { defineError, isPgStewardError } from '../../errors.js';
+import { defineTaskFailure } from '../../task-failures.js';
 
 /** Role work's own error codes (issue 9). Shared codes (validation, not found) stay in src/errors.ts. */
 export const RoleErrors = {
