@@ -8,14 +8,13 @@ const execFileAsync = promisify(execFile);
 /** `built` runs dist/src/server.js as `npm start` does; `tsx` runs src/server.ts through tsx. */
 export type ServerMode = 'built' | 'tsx';
 
-/** `npm run build`, without npm: tsc straight into dist/. */
+/** What `npm start` runs first: compile into dist/ unless dist/ was built from these very sources. */
 export async function buildServer(): Promise<void> {
-  const tsc = join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
-    await execFileAsync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT });
+    await execFileAsync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build-if-stale.mjs')], { cwd: PROJECT_ROOT });
   } catch (err) {
-    const out = (err as { stdout?: string }).stdout ?? '';
-    throw new Error(`npm run build failed (set BENCH_SERVER=tsx to run from source):\n${out.slice(0, 4000)}`);
+    const out = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
+    throw new Error(`the build failed (set BENCH_SERVER=tsx to run from source):\n${out.slice(0, 4000)}`);
   }
 }
 

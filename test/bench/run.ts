@@ -5,7 +5,8 @@
 // default "100,1024"), BENCH_RUNS (runs of each variant per size, default 3), BENCH_SERVER (built|tsx),
 // BENCH_DOC (where the results go, default docs/BENCHMARKS.md; "none" to only print), BENCH_B3=0 (skip
 // B3), BENCH_B1E=0 (skip B1e, backups with encryption at rest), BENCH_ONLY=b1e (B1e alone; B1-B3's
-// numbers in the doc are left as they were), BENCH_KEEP=1.
+// numbers in the doc are left as they were), BENCH_STARTUP=0 (skip `npm start` to ready, startup.ts),
+// BENCH_ONLY=startup (that alone), BENCH_KEEP=1.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -287,6 +288,15 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const onlyStartup = env.BENCH_ONLY === 'startup';
+if (!onlyStartup) await main();
 // B4 (health reports) runs on a cluster of its own; see health-b4.ts.
-if (env.BENCH_B4 !== '0') await import('./health-b4.js').then((b4) => b4.main());
+if (env.BENCH_B4 !== '0' && !onlyStartup) await import('./health-b4.js').then((b4) => b4.main());
+// Start-up: `npm start` to ready on a built checkout (startup.ts); its own embedded metadata database.
+if (env.BENCH_STARTUP !== '0' && (onlyStartup || !env.BENCH_ONLY)) {
+  await buildServer();
+  const startup = await import('./startup.js');
+  const result = await startup.measureStartup(Math.max(runs, 5), await freePort(), log);
+  process.stdout.write(`\n${startup.renderStartup(result)}\n`);
+  if (docPath) startup.writeStartupDoc(docPath, result);
+}

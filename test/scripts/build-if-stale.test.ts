@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { loadOpenApiDocument } from '../../src/http/contract.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
+
+const run = promisify(execFile);
+
+/** A one-file project with the real build script, so a build costs a second, not the service's ten. */
+function miniProject(dir: string): { build: () => Promise<string> } {
+  mkdirSync(join(dir, 'scripts'));
+  mkdirSync(join(dir, 'src'));
+  mkdirSync(join(dir, 'openapi'));
+  cpSync(join(PROJECT_ROOT, 'scripts', 'build-if-stale.mjs'), join(dir, 'scripts', 'build-if-stale.mjs'));
+  symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { outDir: 'dist', rootDir: '.' } }));
+  writeFileSync(
+    join(dir, 'tsconfig.build.json'),
+    JSON.stringify({ extends: './tsconfig.json', include: ['src/**/*.ts'] }),
+  );
+  writeFileSync(join(dir, 'src', 'server.ts'), 'export const answer: number = 1;\n');
+  writeFileSync(join(dir, 'src', 'gone.ts'), 'export const gone = true;\n');
+  writeFileSync(join(dir, 'openapi', 'openapi.yaml'), 'openapi: 3.1.0\ninfo: {title: t, version: "1"}\npaths: {}\n');
+  return {
+    build: async () => (await run(process.execPath, [join(dir, 'scripts', 'build-if-stale.mjs')], { cwd: dir })).stdout,
+  };
+}
+
+t.test('npm start builds only when the sources changed, and a rebuild starts from an empty dist/', async (t) => {
+  const dir = t.testdir({});
+  const project = miniProject(dir);
+  const server = join(dir, 'dist', 'src', 'server.js');
+
+  await project.build();
+  t.match(readFileSync(server, 'utf8'), /answer = 1/);
+  t.ok(statSync(join(dir, 'dist', 'src', 'gone.js')).isFile());
+  const firstBuild = statSync(server).mtimeMs;
+
+  await project.build();
+  t.equal(statSync(server).mtimeMs, firstBuild, 'an unchanged checkout is not rebuilt');
+
+  writeFileSync(join(dir, 'src', 'server.ts'), 'export const answer: number = 2;\n');
+  rmSync(join(dir, 'src', 'gone.ts'));
+  await project.build();
+  t.match(readFileSync(server, 'utf8'), /answer = 2/, 'a changed source is rebuilt');
+  t.throws(() => statSync(join(dir, 'dist', 'src', 'gone.js')), 'the output of a deleted source is gone');
+
+  const parsed = JSON.parse(readFileSync(join(dir, 'dist', 'openapi.json'), 'utf8'));
+  t.equal(parsed.document.info.title, 't', 'the contract is left parsed beside the build');
+});
+
+t.test('a build that fails leaves no stamp, so the next start tries again', async (t) => {
+  const dir = t.testdir({});
+  const project = miniProject(dir);
+  writeFileSync(join(dir, 'src', 'server.ts'), 'export const answer: number = "not a number";\n');
+  await t.rejects(project.build());
+  t.throws(() => statSync(join(dir, 'dist', '.build-inputs.sha256')));
+  writeFileSync(join(dir, 'src', 'server.ts'), 'export const answer: number = 3;\n');
+  await project.build();
+  t.match(readFileSync(join(dir, 'dist', 'src', 'server.js'), 'utf8'), /answer = 3/);
+});
+
+t.test('the parsed contract is used only while it was made from the same YAML bytes', async (t) => {
+  const dir = t.testdir({});
+  const yamlPath = join(dir, 'openapi.yaml');
+  const parsedPath = join(dir, 'openapi.json');
+  const yaml = 'openapi: 3.1.0\ninfo: {title: from-yaml, version: "1"}\npaths: {}\n';
+  writeFileSync(yamlPath, yaml);
+  const copy = (sourceSha256: string) =>
+    writeFileSync(
+      parsedPath,
+      JSON.stringify({ sourceSha256, document: { openapi: '3.1.0', info: { title: 'from-copy' }, paths: {} } }),
+    );
+
+  copy(createHash('sha256').update(yaml).digest('hex'));
+  t.equal((loadOpenApiDocument(yamlPath, parsedPath).info as { title: string }).title, 'from-copy');
+
+  copy(createHash('sha256').update('an older contract').digest('hex'));
+  t.equal(
+    (loadOpenApiDocument(yamlPath, parsedPath).info as { title: string }).title,
+    'from-yaml',
+    'a stale copy is ignored',
+  );
+
+  writeFileSync(parsedPath, '{ not json');
+  t.equal(
+    (loadOpenApiDocument(yamlPath, parsedPath).info as { title: string }).title,
+    'from-yaml',
+    'a broken copy is ignored',
+  );
+  t.equal((loadOpenApiDocument(yamlPath, null).info as { title: string }).title, 'from-yaml');
+});
