@@ -1,4 +1,5 @@
 import type { Capability } from '../capability.js';
+import { abandonedBackupsPass } from './abandoned.js';
 import { backupTask } from './run-backup.js';
 
-export const backups: Capability = { name: 'backups', tasks: [backupTask], passes: [] };
+export const backups: Capability = { name: 'backups', tasks: [backupTask], passes: [abandonedBackupsPass] };

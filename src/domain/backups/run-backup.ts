@@ -120,7 +120,10 @@ function backupJob(deps: { pool: pg.Pool; services: Services }): TaskRun<{ backu
  * itself is what failed, the failure must still be recorded; what is left is removed with the backup
  * (deleteBackup removes everything under its id, failed ones included) or by its next attempt.
  */
-async function removeBackupObjects(storage: ArtifactStorage, backup: BackupRow): Promise<void> {
+export async function removeBackupObjects(
+  storage: ArtifactStorage,
+  backup: Pick<BackupRow, 'id' | 'tenant_id' | 'target_id'>,
+): Promise<void> {
   const prefix = backup.target_id === null ? null : backupPrefix(backup.tenant_id, backup.target_id, backup.id);
   await Promise.allSettled([prefix === null ? undefined : storage.delete(prefix), storage.discardStaged(backup.id)]);
 }
