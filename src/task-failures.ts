@@ -30,7 +30,7 @@ const final = { retryable: false };
 export const TaskFailures = {
   cancelled: defineTaskFailure(
     'PGS_CANCELLED',
-    (work: 'backup' | 'restore' | 'drill') => `The ${work} was stopped before it finished.`,
+    (work: 'backup' | 'restore' | 'drill' | 'health report') => `The ${work} was stopped before it finished.`,
     final,
   ),
   // What the job was queued for is gone or has changed.
