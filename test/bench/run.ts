@@ -126,13 +126,15 @@ async function benchSize(
     const startupPeakKb = statusKb(server.pid, 'VmHWM') ?? 0;
     const api = new PgstewardApi(server.baseUrl);
     const admin = mintToken({ secret: JWT_SECRET, sub: 'bench-operator', scopes: ['tenants:admin'], ttlSeconds: 7200 });
-    const token = mintToken({
-      secret: JWT_SECRET,
-      sub: 'bench',
-      tenant: TENANT,
-      scopes: ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read', 'restores:write'],
-      ttlSeconds: 7200,
-    });
+    const tokenFor = (tenant: string) =>
+      mintToken({
+        secret: JWT_SECRET,
+        sub: 'bench',
+        tenant,
+        scopes: ['targets:read', 'targets:write', 'backups:read', 'backups:write', 'jobs:read', 'restores:write'],
+        ttlSeconds: 7200,
+      });
+    const token = tokenFor(TENANT);
     await api.expect(201, 'POST', '/v1/tenants', admin, { id: TENANT, name: 'Benchmark' });
     const target = await api.expect<{ id: string }>(201, 'POST', '/v1/targets', token, {
       name: 'source',
@@ -196,6 +198,7 @@ async function benchSize(
         api,
         adminToken: admin,
         token,
+        tokenFor,
         tenant: TENANT,
         targetId: target.id,
         serverPid: server.pid,
@@ -205,7 +208,7 @@ async function benchSize(
         runs,
         log,
       });
-      b1e = { sizeMb, sourceBytes: source.sizeBytes, measurements: measured };
+      b1e = { sizeMb, sourceBytes: source.sizeBytes, ...measured };
     }
     const size: SizeResult = {
       sizeMb,
