@@ -129,16 +129,25 @@ export function createFileArtifactStorage(root: string): ArtifactStorage {
   };
 }
 
-/** Writes each chunk through to the file (no userland buffer beyond the stream's own), fsyncs at the end. */
+/**
+ * Bytes gathered before one write to the file. pg_dump's output arrives in 64 KiB pipe reads; a file
+ * write for each cost ~0.75 CPU-s per GiB more than 1 MiB writes (test/bench/b1e-cpu.ts, 512 MiB, median of
+ * 3: write + commit 1.67 -> 1.29 CPU-s at load 15), for a copy that costs ~0.06 s per GiB.
+ */
+const WRITE_BYTES = 1024 * 1024;
+
+/** Writes to the file in 1 MiB pieces through one reused buffer (no other userland copy), fsyncs at the end. */
 class FileSink extends Writable {
   readonly whenClosed: Promise<void>;
   #markClosed: () => void = () => undefined;
+  readonly #pending = Buffer.allocUnsafe(WRITE_BYTES);
+  #filled = 0;
 
   constructor(
     private readonly handle: FileHandle,
     private readonly tally: ByteTally,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: WRITE_BYTES });
     this.whenClosed = new Promise((resolve) => {
       this.#markClosed = resolve;
     });
@@ -146,12 +155,31 @@ class FileSink extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.tally.add(chunk);
-    writeFully(this.handle, chunk).then(() => callback(), callback);
+    this.#gather(chunk).then(() => callback(), callback);
+  }
+
+  /** Copies the chunk into the pending buffer, writing the buffer out each time it fills. */
+  async #gather(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const copied = chunk.copy(this.#pending, this.#filled, offset);
+      this.#filled += copied;
+      offset += copied;
+      if (this.#filled === WRITE_BYTES) await this.#flush();
+    }
+  }
+
+  async #flush(): Promise<void> {
+    const filled = this.#filled;
+    this.#filled = 0;
+    if (filled > 0) await writeFully(this.handle, this.#pending.subarray(0, filled));
   }
 
   override _final(callback: (err?: Error | null) => void): void {
     // Durability before the rename: a crash after commit() must not leave a renamed but empty file.
-    this.handle.sync().then(() => callback(), callback);
+    this.#flush()
+      .then(() => this.handle.sync())
+      .then(() => callback(), callback);
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
