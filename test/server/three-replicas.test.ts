@@ -26,9 +26,12 @@ import { databaseUrl, type ServerProcess, startServerProcess, waitUntil } from '
  * once the batched claim (>10x faster) has landed; nothing else here depends on the count.
  */
 const DRAIN_JOBS = 1_000;
-/** Jobs of the kill phase: each sleeps, so the killed process surely holds some when it dies. */
-const KILL_JOBS = 600;
-const KILL_JOB_SLEEP_MS = 25;
+/**
+ * Jobs of the kill phase. Each sleeps, so that the killed process surely holds some when it dies: with
+ * 25 ms it held a single job in two runs out of two (claims, not jobs, take the time), with 250 ms several.
+ */
+const KILL_JOBS = 400;
+const KILL_JOB_SLEEP_MS = 250;
 const TENANTS = 10;
 const LEASE_SECONDS = 5; // the shortest the config accepts: the killed process's jobs wait this long
 const PROBE_KIND = 'test.replica-probe';
@@ -266,8 +269,8 @@ t.test('three replicas on one metadata store', async (t) => {
     const firstHeld = holderSamples.findIndex((s) => s.holders === 1);
     const leaderless = holderSamples
       .slice(firstHeld)
-      .filter((s) => s.holders === 0 && (s.at < killedAt - 200 || s.at > killedAt + 3_000));
-    t.same(leaderless, [], 'and had one from the first election on, but for the second after the kill');
+      .filter((s) => s.holders === 0 && (s.at < killedAt - 200 || s.at > killedAt + 5_000));
+    t.same(leaderless, [], 'and had one from the first election on, but for a moment after the kill');
     const runs = readFileSync(passesFile, 'utf8')
       .split('\n')
       .filter(Boolean)
