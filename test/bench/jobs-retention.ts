@@ -192,7 +192,7 @@ async function plans(cluster: TestCluster, side: Side): Promise<string> {
     await fresh.end();
     await side.owner.query(`ALTER DATABASE ${side.db} RESET auto_explain.log_min_duration`);
   }
-  await new Promise((r) => setTimeout(r, 300)); // the logging collector writes asynchronously
+  await new Promise((r) => setTimeout(r, 1_000)); // the server's log reaches the file asynchronously
   const text = readFileSync(logPath).subarray(offset).toString('utf8');
   // Keep the statements on jobs (the claim's, the batch's), not set_config and COMMIT.
   return text
