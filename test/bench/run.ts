@@ -6,7 +6,8 @@
 // BENCH_DOC (where the results go, default docs/BENCHMARKS.md; "none" to only print), BENCH_B3=0 (skip
 // B3), BENCH_B1E=0 (skip B1e, backups with encryption at rest), BENCH_ONLY=b1e (B1e alone; B1-B3's
 // numbers in the doc are left as they were), BENCH_STARTUP=0 (skip `npm start` to ready, startup.ts),
-// BENCH_ONLY=startup (that alone), BENCH_KEEP=1.
+// BENCH_ONLY=startup (that alone), BENCH_KEEP=1. BENCH_ONLY takes a comma list (e.g. b1e,b5).
+// B5 (b5-api.ts, the API under load) runs last unless BENCH_B5=0; BENCH_ONLY=b5 runs it alone.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -39,7 +40,9 @@ const env = process.env;
 const sizes = (env.BENCH_SIZE_MB ?? '100,1024').split(',').map((v) => Number(v.trim()));
 const runs = Number(env.BENCH_RUNS ?? 3);
 const serverMode = (env.BENCH_SERVER ?? 'built') as ServerMode;
-const onlyB1e = env.BENCH_ONLY === 'b1e';
+const only = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((v) => v.trim()) : null;
+const onlyB1e = only?.includes('b1e') ?? false;
+const skipB1toB4 = only !== null; // BENCH_ONLY names benchmarks to run alone: B1-B4 only run without it
 const withRestore = env.BENCH_B3 !== '0' && !onlyB1e;
 const withB1e = env.BENCH_B1E !== '0';
 const docPath = env.BENCH_DOC === 'none' ? null : (env.BENCH_DOC ?? join(PROJECT_ROOT, 'docs', 'BENCHMARKS.md'));
@@ -291,15 +294,18 @@ async function main(): Promise<void> {
   }
 }
 
-const onlyStartup = env.BENCH_ONLY === 'startup';
-if (!onlyStartup) await main();
+if (!skipB1toB4 || onlyB1e) await main();
 // B4 (health reports) runs on a cluster of its own; see health-b4.ts.
-if (env.BENCH_B4 !== '0' && !onlyStartup) await import('./health-b4.js').then((b4) => b4.main());
+if (env.BENCH_B4 !== '0' && !skipB1toB4) await import('./health-b4.js').then((b4) => b4.main());
 // Start-up: `npm start` to ready on a built checkout (startup.ts); its own embedded metadata database.
-if (env.BENCH_STARTUP !== '0' && (onlyStartup || !env.BENCH_ONLY)) {
+if (env.BENCH_STARTUP !== '0' && (only === null || only.includes('startup'))) {
   await buildServer();
   const startup = await import('./startup.js');
   const result = await startup.measureStartup(Math.max(runs, 5), await freePort(), log);
   process.stdout.write(`\n${startup.renderStartup(result)}\n`);
   if (docPath) startup.writeStartupDoc(docPath, result);
+}
+// B5 (the API under load), on a cluster of its own; its build step is a no-op on a fresh dist/.
+if (only === null ? env.BENCH_B5 !== '0' : only.includes('b5')) {
+  await import('./b5-api.js').then((b5) => b5.main());
 }
