@@ -4,7 +4,8 @@
 // connection string and pool size for all three; autocannon from this process, 100 connections, rounds of
 // each variant alternating (each variant first equally often). `npm run bench` runs it unless BENCH_B5=0;
 // BENCH_ONLY=b5 runs it alone. Knobs: BENCH_B5_ROUNDS (default 3), BENCH_B5_SECONDS (per round, default
-// 10), BENCH_B5_CONNECTIONS (default 100), BENCH_SERVER and BENCH_DOC as for the other benchmarks.
+// 10), BENCH_B5_CONNECTIONS (default 100), BENCH_SERVER and BENCH_DOC as for the other benchmarks;
+// BENCH_B5_CPU_PROF=<dir> has pgsteward write a V8 CPU profile there (node --cpu-prof) when it stops.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -114,16 +115,20 @@ export async function benchApi(opts: {
     await admin.end();
     const databaseUrl = `postgresql://${cluster.superuser}:${encodeURIComponent(cluster.password)}@127.0.0.1:${cluster.port}/b5_meta?sslmode=require`;
     const secret = randomBytes(32).toString('base64url');
-    const server = await startPgsteward(opts.serverMode, {
-      DATABASE_URL: databaseUrl,
-      PGSTEWARD_JWT_SECRET: secret,
-      PGSTEWARD_DATA_DIR: join(dir, 'data'),
-      PGSTEWARD_STORAGE_URL: pathToFileURL(join(dir, 'artifacts')).href,
-      PGSTEWARD_DB_POOL_SIZE: String(POOL_SIZE),
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      PORT: String(await freePort()),
-    });
+    const server = await startPgsteward(
+      opts.serverMode,
+      {
+        DATABASE_URL: databaseUrl,
+        PGSTEWARD_JWT_SECRET: secret,
+        PGSTEWARD_DATA_DIR: join(dir, 'data'),
+        PGSTEWARD_STORAGE_URL: pathToFileURL(join(dir, 'artifacts')).href,
+        PGSTEWARD_DB_POOL_SIZE: String(POOL_SIZE),
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        PORT: String(await freePort()),
+      },
+      process.env.BENCH_B5_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_B5_CPU_PROF}`] : [],
+    );
     stops.push(() => server.stop());
     const api = new PgstewardApi(server.baseUrl);
     const adminToken = mintToken({ secret, sub: 'b5-operator', scopes: ['tenants:admin'], ttlSeconds: 7200 });

@@ -26,11 +26,17 @@ export interface PgstewardProcess {
 }
 
 /** Starts the real server as its own process and waits until /readyz answers 200. */
-export async function startPgsteward(mode: ServerMode, env: Record<string, string>): Promise<PgstewardProcess> {
-  const args =
-    mode === 'built'
+export async function startPgsteward(
+  mode: ServerMode,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<PgstewardProcess> {
+  const args = [
+    ...nodeArgs,
+    ...(mode === 'built'
       ? [join(PROJECT_ROOT, 'dist', 'src', 'server.js')]
-      : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')];
+      : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')]),
+  ];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },

@@ -1,4 +1,4 @@
-import { inTenantScope, type Tx } from '../../db/tenant-scope.js';
+import { inTenantScope, readInTenantScope, type Tx } from '../../db/tenant-scope.js';
 import { Errors } from '../../errors.js';
 import { type JobRow, toJob } from '../../jobs/job-row.js';
 import { requestCancel } from '../../jobs/queue.js';
@@ -42,7 +42,7 @@ export interface JobQuery {
 export async function getJob(ctx: Ctx, id: string): Promise<JobView> {
   requireScopes(ctx, 'jobs:read');
   if (!isUuid(id)) throw Errors.jobNotFound(id);
-  const row = await inTenantScope(ctx.pool, readScope(ctx), (tx) => tx.one<JobRow>(selectJob(id)));
+  const [row] = await readInTenantScope<JobRow>(ctx.pool, readScope(ctx), selectJob(id));
   if (!row) throw Errors.jobNotFound(id);
   return toView(row);
 }
