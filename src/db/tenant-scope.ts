@@ -101,26 +101,65 @@ export async function inTenantScope<T>(pool: pg.Pool, scope: TenantScope, fn: (t
   }
 }
 
+// Values that can be written into a statement as literals with no escaping at all: UUIDs, tenant ids,
+// codes, non-negative integers. Anything else travels as a bound parameter.
+const PLAIN = /^[A-Za-z0-9_.:-]{0,200}$/;
+const plainLiteral = (v: unknown): string | undefined =>
+  typeof v === 'string' && PLAIN.test(v)
+    ? `'${v}'`
+    : Number.isSafeInteger(v) && (v as number) >= 0
+      ? String(v)
+      : undefined;
+
+/** The scope setting and `sql` as one two-statement simple query, or undefined if `sql` cannot be written so. */
+function asSimpleQuery(scope: TenantScope, sql: Sql): string | undefined {
+  // A statement with a quote, a semicolon or a comment of its own could make $n ambiguous: not this path.
+  if (/['";]|--|\/\*/.test(sql.text)) return undefined;
+  const tenant = plainLiteral('tenantId' in scope ? scope.tenantId : '');
+  let plain = tenant !== undefined;
+  const text = sql.text.replace(/\$(\d+)/g, (_m, n: string) => {
+    const literal = plainLiteral(sql.values[Number(n) - 1]);
+    if (literal === undefined) plain = false;
+    return literal ?? 'NULL';
+  });
+  const allTenants = 'tenantId' in scope ? "'off'" : "'on'";
+  return plain
+    ? `SELECT set_config('pgsteward.tenant', ${tenant}, true), set_config('pgsteward.all_tenants', ${allTenants}, true); ${text}`
+    : undefined;
+}
+
 /**
- * One read-only statement in the caller's scope, in one round trip on a pipelined connection: BEGIN,
- * set_config, the statement and COMMIT are written together (inTenantScope needs two: COMMIT waits for
- * fn). The options measured by test/bench/b5-scope-options.ts, `GET /v1/jobs/{id}`'s statement, 100
- * concurrent readers, a pool of 10, 2 shared cores: FIGURES-PENDING
- * Pipelining keeps bound parameters and the transaction-local setting, within a few percent of the
- * literal form, so it is the one chosen.
+ * One read-only statement in the caller's scope, in one round trip. When its values are plain (UUIDs,
+ * ids, integers: GET /v1/jobs/{id}'s are), it goes as one simple-protocol message of two statements,
+ * which PostgreSQL runs as one implicit transaction: set_config(..., true) lasts exactly until the read
+ * has run. Otherwise BEGIN, set_config, the read and COMMIT go pipelined, in one socket write.
+ * The options, measured by test/bench/b5-scope-options.ts (GET /v1/jobs/{id}'s statement, 100
+ * concurrent readers, a pool of 10, 2 shared cores; reads/s as the median of per-round ratios to the
+ * bare query run as the owner in the same round): FIGURES-PENDING
+ * A session-level tenant re-set only on change is the fastest, but rejected: the setting outlives the
+ * request on the connection, so any statement that skips the re-set would run as the last tenant.
  */
 export async function readInTenantScope<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   scope: TenantScope,
   sql: Sql,
 ): Promise<R[]> {
+  const simple = asSimpleQuery(scope, sql);
   const client = await pool.connect();
-  if (!isPipelined(client)) {
+  if (simple === undefined && !isPipelined(client)) {
     client.release();
     return inTenantScope(pool, scope, (tx) => tx.rows<R>(sql));
   }
   let release: Error | undefined;
   try {
+    if (simple !== undefined) {
+      try {
+        const results = (await client.query(simple)) as unknown as pg.QueryResult<R>[];
+        return results[1]?.rows ?? [];
+      } finally {
+        release = idleOrBroken(client);
+      }
+    }
     const steps = await Promise.allSettled(
       oneWrite(client, () => [
         client.query('BEGIN'),

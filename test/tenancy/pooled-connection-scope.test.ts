@@ -124,3 +124,13 @@ t.test('a statement that fails inside a pipelined transaction fails the transact
   );
   t.same(await db.ownerQuery("SELECT 1 FROM audit_events WHERE actor = 'cross'"), []);
 });
+
+t.test('values that are not plain literals are bound, never written into the statement', async (t) => {
+  await db.ownerQuery(`INSERT INTO tenants (id, name) VALUES ('quoted', 'O''Brien; --')`);
+  const byName = { text: 'SELECT id FROM tenants WHERE name = $1', values: ["O'Brien; --"] };
+  t.same(await readInTenantScope(single, { tenantId: 'quoted' }, byName), [{ id: 'quoted' }]);
+  t.same(await readInTenantScope(single, { tenantId: 'acme' }, byName), [], "another tenant's row stays hidden");
+  const injection = { text: 'SELECT id FROM tenants WHERE id = $1', values: ["x' OR true OR '"] };
+  t.same(await readInTenantScope(single, { allTenants: true }, injection), []);
+  t.same((await single.query(SETTING)).rows[0].tenant ?? '', '', 'and no tenant is left behind');
+});
