@@ -5,7 +5,9 @@
 // each variant alternating (each variant first equally often). `npm run bench` runs it unless BENCH_B5=0;
 // BENCH_ONLY=b5 runs it alone. Knobs: BENCH_B5_ROUNDS (default 3), BENCH_B5_SECONDS (per round, default
 // 10), BENCH_B5_CONNECTIONS (default 100), BENCH_SERVER and BENCH_DOC as for the other benchmarks;
-// BENCH_B5_CPU_PROF=<dir> has pgsteward write a V8 CPU profile there (node --cpu-prof) when it stops.
+// BENCH_B5_CPU_PROF=<dir> has pgsteward write a V8 CPU profile there (node --cpu-prof) when it stops;
+// BENCH_B5_BASELINE=<dir>, a built checkout of another commit (e.g. main before a change), adds it as a
+// fourth variant, "baseline", on the same database: before and after, interleaved in one run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,8 +31,9 @@ const TENANT = 'bench';
 const POOL_SIZE = 10; // pgsteward's default PGSTEWARD_DB_POOL_SIZE; the bare servers get the same
 export const B5_GOAL = { reqs: 0.7, p99: 1.5 };
 
-export type B5Variant = 'pgsteward' | 'bare' | 'bare+jwt';
-const VARIANTS: B5Variant[] = ['pgsteward', 'bare', 'bare+jwt'];
+export type B5Variant = 'pgsteward' | 'bare' | 'bare+jwt' | 'baseline';
+const BASELINE = process.env.BENCH_B5_BASELINE;
+const VARIANTS: B5Variant[] = ['pgsteward', 'bare', 'bare+jwt', ...(BASELINE ? (['baseline'] as const) : [])];
 
 export interface B5Round {
   round: number;
@@ -115,18 +118,18 @@ export async function benchApi(opts: {
     await admin.end();
     const databaseUrl = `postgresql://${cluster.superuser}:${encodeURIComponent(cluster.password)}@127.0.0.1:${cluster.port}/b5_meta?sslmode=require`;
     const secret = randomBytes(32).toString('base64url');
+    const serverEnv = {
+      DATABASE_URL: databaseUrl,
+      PGSTEWARD_JWT_SECRET: secret,
+      PGSTEWARD_DATA_DIR: join(dir, 'data'),
+      PGSTEWARD_STORAGE_URL: pathToFileURL(join(dir, 'artifacts')).href,
+      PGSTEWARD_DB_POOL_SIZE: String(POOL_SIZE),
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+    };
     const server = await startPgsteward(
       opts.serverMode,
-      {
-        DATABASE_URL: databaseUrl,
-        PGSTEWARD_JWT_SECRET: secret,
-        PGSTEWARD_DATA_DIR: join(dir, 'data'),
-        PGSTEWARD_STORAGE_URL: pathToFileURL(join(dir, 'artifacts')).href,
-        PGSTEWARD_DB_POOL_SIZE: String(POOL_SIZE),
-        LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
-        PORT: String(await freePort()),
-      },
+      { ...serverEnv, PORT: String(await freePort()) },
       process.env.BENCH_B5_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_B5_CPU_PROF}`] : [],
     );
     stops.push(() => server.stop());
@@ -155,10 +158,20 @@ export async function benchApi(opts: {
       B5_BARE_JWT_SECRET: secret,
     });
     stops.push(() => bareJwt.stop());
+    const baseline = BASELINE
+      ? await startPgsteward(
+          'built',
+          { ...serverEnv, PGSTEWARD_DATA_DIR: join(dir, 'data-baseline'), PORT: String(await freePort()) },
+          [],
+          BASELINE,
+        )
+      : undefined;
+    if (baseline) stops.push(() => baseline.stop());
     const urls: Record<B5Variant, string> = {
       pgsteward: `${server.baseUrl}${path}`,
       bare: `${bare.url}${path}`,
       'bare+jwt': `${bareJwt.url}${path}`,
+      baseline: `${baseline?.baseUrl}${path}`,
     };
     // All three must answer the same job before any is timed.
     const bodies = await Promise.all(
@@ -175,7 +188,7 @@ export async function benchApi(opts: {
     const loadBefore = loadavg()[0] ?? 0;
     const rounds: B5Round[] = [];
     for (let round = 0; round < opts.rounds; round++) {
-      const order = [...VARIANTS.slice(round % 3), ...VARIANTS.slice(0, round % 3)];
+      const order = [...VARIANTS.slice(round % VARIANTS.length), ...VARIANTS.slice(0, round % VARIANTS.length)];
       for (const variant of order) {
         const r = await load(urls[variant], token, opts.connections, opts.seconds);
         const m: B5Round = {
@@ -224,6 +237,11 @@ export function renderB5(r: B5Result, machine: string): string {
     '`test/bench/b5-bare-server.ts` in their own processes: the same query text, pool size and TLS connection',
     'string, as the cluster owner (no tenant to set). Medians over the rounds. Load average (1 min):',
     `${r.loadBefore.toFixed(2)} before, ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} during.`,
+    ...(BASELINE
+      ? [
+          '`baseline` is pgsteward built from another checkout (BENCH_B5_BASELINE), on the same database: its row is after / before.',
+        ]
+      : []),
     '',
     table(
       ['variant', 'req/s (median)', 'p99 ms (median)', 'req/s ratio pgsteward / this', 'p99 ratio pgsteward / this'],
@@ -240,7 +258,7 @@ export function renderB5(r: B5Result, machine: string): string {
       `p99 ≤ ${B5_GOAL.p99}× bare's: ${verdict(p99Ratio <= B5_GOAL.p99)} (${x(p99Ratio)}).`,
     '',
     table(
-      ['round', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'load 1 min'],
+      ['round', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'errors and timeouts', 'load 1 min'],
       r.rounds.map((m) => [
         String(m.round + 1),
         m.variant,

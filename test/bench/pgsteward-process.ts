@@ -30,15 +30,16 @@ export async function startPgsteward(
   mode: ServerMode,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  root: string = PROJECT_ROOT,
 ): Promise<PgstewardProcess> {
   const args = [
     ...nodeArgs,
     ...(mode === 'built'
-      ? [join(PROJECT_ROOT, 'dist', 'src', 'server.js')]
-      : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')]),
+      ? [join(root, 'dist', 'src', 'server.js')]
+      : ['--import', 'tsx', join(root, 'src', 'server.ts')]),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
-    cwd: PROJECT_ROOT,
+    cwd: root,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
