@@ -225,6 +225,14 @@ export function renderB5(r: B5Result, machine: string): string {
   const reqs = (v: B5Variant) => median(of(v).map((m) => m.reqPerSec));
   const p99 = (v: B5Variant) => median(of(v).map((m) => m.p99));
   const reqRatio = reqs('pgsteward') / reqs('bare');
+  // Other load on a shared machine moves every variant of a round alike: the per-round ratio is steadier.
+  const paired = (v: B5Variant, pick: (m: B5Round) => number) =>
+    median(
+      of('pgsteward').flatMap((m) => {
+        const other = of(v).find((o) => o.round === m.round);
+        return other ? [pick(m) / pick(other)] : [];
+      }),
+    );
   const p99Ratio = p99('pgsteward') / p99('bare');
   const loads = r.rounds.map((m) => m.load);
   return [
@@ -244,13 +252,23 @@ export function renderB5(r: B5Result, machine: string): string {
       : []),
     '',
     table(
-      ['variant', 'req/s (median)', 'p99 ms (median)', 'req/s ratio pgsteward / this', 'p99 ratio pgsteward / this'],
+      [
+        'variant',
+        'req/s (median)',
+        'p99 ms (median)',
+        'req/s ratio pgsteward / this',
+        'p99 ratio pgsteward / this',
+        'median of per-round req/s ratios',
+        'median of per-round p99 ratios',
+      ],
       VARIANTS.map((v) => [
         v,
         f0(reqs(v)),
         f0(p99(v)),
         v === 'pgsteward' ? '' : `**${x(reqs('pgsteward') / reqs(v))}**`,
         v === 'pgsteward' ? '' : `**${x(p99('pgsteward') / p99(v))}**`,
+        v === 'pgsteward' ? '' : x(paired(v, (m) => m.reqPerSec)),
+        v === 'pgsteward' ? '' : x(paired(v, (m) => m.p99)),
       ]),
     ),
     '',
@@ -265,6 +283,7 @@ export function renderB5(r: B5Result, machine: string): string {
         f0(m.reqPerSec),
         String(m.p50),
         String(m.p99),
+        String(m.errors),
         m.load.toFixed(2),
       ]),
     ),
