@@ -22,6 +22,7 @@ import { PROJECT_ROOT } from '../../src/paths.js';
 import { startTestCluster } from '../helpers/pg-cluster.js';
 import { describeMachine } from './machine.js';
 import { buildServer, PgstewardApi, type ServerMode, startPgsteward } from './pgsteward-process.js';
+import { cpuSeconds } from './process-sampler.js';
 import { median, table, verdict, x } from './report-format.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -43,6 +44,8 @@ export interface B5Round {
   p99: number;
   non2xx: number;
   errors: number;
+  /** The server process's CPU time per answered request (ms): steadier than req/s when others load the machine. */
+  cpuMsPerRequest: number;
   /** The 1-minute load average when the round ended. */
   load: number;
 }
@@ -64,7 +67,7 @@ function freePort(): Promise<number> {
 }
 
 /** The bare route as its own process (through tsx, which only transpiles at load), ready when it says so. */
-async function startBare(env: Record<string, string>): Promise<{ url: string; stop(): Promise<void> }> {
+async function startBare(env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
@@ -85,6 +88,7 @@ async function startBare(env: Record<string, string>): Promise<{ url: string; st
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -167,6 +171,12 @@ export async function benchApi(opts: {
         )
       : undefined;
     if (baseline) stops.push(() => baseline.stop());
+    const pids: Record<B5Variant, number> = {
+      pgsteward: server.pid,
+      bare: bare.pid,
+      'bare+jwt': bareJwt.pid,
+      baseline: baseline?.pid ?? 0,
+    };
     const urls: Record<B5Variant, string> = {
       pgsteward: `${server.baseUrl}${path}`,
       bare: `${bare.url}${path}`,
@@ -190,7 +200,9 @@ export async function benchApi(opts: {
     for (let round = 0; round < opts.rounds; round++) {
       const order = [...VARIANTS.slice(round % VARIANTS.length), ...VARIANTS.slice(0, round % VARIANTS.length)];
       for (const variant of order) {
+        const cpuBefore = cpuSeconds(pids[variant]).own;
         const r = await load(urls[variant], token, opts.connections, opts.seconds);
+        const cpuMs = (cpuSeconds(pids[variant]).own - cpuBefore) * 1000;
         const m: B5Round = {
           round,
           variant,
@@ -199,12 +211,13 @@ export async function benchApi(opts: {
           p99: r.latency.p99,
           non2xx: r.non2xx,
           errors: r.errors + r.timeouts,
+          cpuMsPerRequest: cpuMs / Math.max(1, r.requests.total),
           load: loadavg()[0] ?? 0,
         };
         rounds.push(m);
         log(
           `B5 round ${round + 1}/${opts.rounds} ${variant.padEnd(9)} ${m.reqPerSec.toFixed(0)} req/s, ` +
-            `p50 ${m.p50} ms, p99 ${m.p99} ms, non-2xx ${m.non2xx}, errors ${m.errors}, load ${m.load.toFixed(2)}`,
+            `p50 ${m.p50} ms, p99 ${m.p99} ms, CPU ${m.cpuMsPerRequest.toFixed(2)} ms/req, non-2xx ${m.non2xx}, errors ${m.errors}, load ${m.load.toFixed(2)}`,
         );
         if (m.non2xx > 0 || m.errors > 0)
           throw new Error(`${variant} answered ${m.non2xx} non-2xx, ${m.errors} errors`);
@@ -260,6 +273,7 @@ export function renderB5(r: B5Result, machine: string): string {
         'p99 ratio pgsteward / this',
         'median of per-round req/s ratios',
         'median of per-round p99 ratios',
+        'server CPU ms / request (median)',
       ],
       VARIANTS.map((v) => [
         v,
@@ -269,6 +283,7 @@ export function renderB5(r: B5Result, machine: string): string {
         v === 'pgsteward' ? '' : `**${x(p99('pgsteward') / p99(v))}**`,
         v === 'pgsteward' ? '' : x(paired(v, (m) => m.reqPerSec)),
         v === 'pgsteward' ? '' : x(paired(v, (m) => m.p99)),
+        median(of(v).map((m) => m.cpuMsPerRequest)).toFixed(2),
       ]),
     ),
     '',
@@ -276,13 +291,14 @@ export function renderB5(r: B5Result, machine: string): string {
       `p99 ≤ ${B5_GOAL.p99}× bare's: ${verdict(p99Ratio <= B5_GOAL.p99)} (${x(p99Ratio)}).`,
     '',
     table(
-      ['round', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'errors and timeouts', 'load 1 min'],
+      ['round', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'server CPU ms / request', 'errors and timeouts', 'load 1 min'],
       r.rounds.map((m) => [
         String(m.round + 1),
         m.variant,
         f0(m.reqPerSec),
         String(m.p50),
         String(m.p99),
+        m.cpuMsPerRequest.toFixed(2),
         String(m.errors),
         m.load.toFixed(2),
       ]),
