@@ -86,6 +86,8 @@ const envSchema = z.object({
   PGSTEWARD_TENANT_MAX_QUEUED: positiveInt(1, 100_000).default(100),
   PGSTEWARD_JOB_LEASE_SECONDS: positiveInt(5, 3600).default(30),
   PGSTEWARD_REPLACE_KEEP_HOURS: positiveInt(0, 8760).default(24),
+  // 0: always hash while pg_restore runs; 1048576 (1 TiB): always hash before it reads a byte.
+  PGSTEWARD_RESTORE_VERIFY_FIRST_MB: positiveInt(0, 1_048_576).default(64),
   PGSTEWARD_DRILL_TARGET: z
     .string()
     .refine((v) => /^(file|aws-sm):.+/.test(v), 'must be a secret reference: file:<key> or aws-sm:<secret id or ARN>')
@@ -252,6 +254,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     restores: {
       /** How long a replace keeps the old database under its aside name (restores.keep_until). */
       replaceKeepHours: e.PGSTEWARD_REPLACE_KEEP_HOURS,
+      /**
+       * A file-storage custom/tar artifact up to this size is hashed before pg_restore reads it; a
+       * larger one while pg_restore runs into the work database (see restores/verify-in-place.ts).
+       */
+      verifyFirstBytes: e.PGSTEWARD_RESTORE_VERIFY_FIRST_MB * 1024 * 1024,
     },
     drills: {
       /** Where drills restore: a secret naming a separate server, or (undefined) each backup's own target. */

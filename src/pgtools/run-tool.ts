@@ -25,6 +25,11 @@ export interface RunPgToolOptions {
   onStderrLine?: (line: string) => void;
   /** Stops the tool after this long and rejects `done` with a TimeoutError. */
   timeoutMs?: number;
+  /**
+   * Open descriptors the tool inherits as its fds 3, 4, ...: a file it may name as /proc/self/fd/3
+   * (reopened there, so each forked worker of pg_restore -j gets its own offset on the same inode).
+   */
+  inheritFds?: number[];
 }
 
 export interface PgToolRun {
@@ -165,7 +170,7 @@ export function runPgTool(opts: RunPgToolOptions): PgToolRun {
     env,
     shell: false,
     detached: true, // own process group, see signalGroup
-    stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'ignore', 'pipe'],
+    stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'ignore', 'pipe', ...(opts.inheritFds ?? [])],
   });
   const pgid = child.pid;
   if (pgid !== undefined) liveGroups.add(pgid);

@@ -46,7 +46,8 @@ class Inspect extends Transform {
 
 const corrupt = TaskFailures.artifactCorrupt;
 
-function asFetchFailure(err: unknown): unknown {
+/** A storage or guard error as the restore's failure (PGS_DUMP_REFUSED, PGS_ARTIFACT_MISSING). */
+export function asFetchFailure(err: unknown): unknown {
   if (err instanceof PlainDumpRefused) return TaskFailures.dumpRefused(err.refusal.line, err.refusal.kind);
   if (isPgStewardError(err) && err.code === 'PGS_ARTIFACT_NOT_FOUND') return TaskFailures.artifactMissing();
   return err;

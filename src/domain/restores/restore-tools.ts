@@ -33,6 +33,14 @@ const ITEM_LINE = /^pg_restore: (creating|processing data for table|executing|re
 const ERROR_LINE = /\b(ERROR|FATAL|error):/;
 
 /**
+ * The archive a tool reads: a path, or a path naming a descriptor the tool inherits (/proc/self/fd/3
+ * for the first of `fds`; see verifyInPlace).
+ */
+export type ArchiveRef = string | { path: string; fds: number[] };
+export const archivePath = (a: ArchiveRef): string => (typeof a === 'string' ? a : a.path);
+export const archiveFds = (a: ArchiveRef): number[] => (typeof a === 'string' ? [] : a.fds);
+
+/**
  * The most `pg_restore --list` text held in memory: 64 MiB is about 600,000 catalog entries (a line is
  * ~100 bytes), far past any real database, and still small enough that a crafted archive cannot
  * exhaust the worker's memory.
@@ -45,14 +53,15 @@ export const MAX_TOC_BYTES = 64 * 1024 * 1024;
  */
 export async function listArchive(
   pgRestore: SelectedTool,
-  path: string,
+  archive: ArchiveRef,
   signal: AbortSignal,
   maxBytes = MAX_TOC_BYTES,
 ): Promise<string> {
   const tooLarge = new AbortController();
   const run = runPgTool({
     path: pgRestore.path,
-    args: ['--list', path],
+    args: ['--list', archivePath(archive)],
+    inheritFds: archiveFds(archive),
     env: {},
     signal: AbortSignal.any([signal, tooLarge.signal]),
     stdout: 'pipe',
@@ -99,7 +108,7 @@ export function toolFailure(err: unknown, firstError: string | null): unknown {
 export async function runPgRestore(o: {
   pgRestore: SelectedTool;
   tool: ToolCredentials;
-  path: string;
+  archive: ArchiveRef;
   format: 'custom' | 'directory' | 'tar';
   parallel: number;
   noOwner: boolean;
@@ -121,12 +130,13 @@ export async function runPgRestore(o: {
     ...(o.noOwner ? ['--no-owner'] : []),
     ...(o.noPrivileges ? ['--no-privileges'] : []),
     ...(o.listPath ? [`--use-list=${o.listPath}`] : []),
-    o.path,
+    archivePath(o.archive),
   ];
   o.onProgress({ phase, itemsDone, itemsTotal: o.itemsTotal, currentItem: null });
   const run = runPgTool({
     path: o.pgRestore.path,
     args,
+    inheritFds: archiveFds(o.archive),
     env: o.tool.env,
     signal: o.signal,
     onStderrLine: (line) => {

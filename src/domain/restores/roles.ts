@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { PgToolError, runPgTool } from '../../pgtools/run-tool.js';
 import type { SelectedTool } from '../../pgtools/select-tool.js';
+import { type ArchiveRef, archiveFds, archivePath } from './restore-tools.js';
 import { rolesInSqlLine, unquoteRoleName } from './role-names.js';
 import { createRole, dropRole, selectExistingRoles } from './server-queries.js';
 import type { TocEntry } from './toc.js';
@@ -120,7 +121,7 @@ export async function dropCreatedRoles(client: pg.ClientBase, names: string[]): 
  */
 export async function rolesInArchive(o: {
   pgRestore: SelectedTool;
-  path: string;
+  archive: ArchiveRef;
   entries: TocEntry[];
   listFile: (entries: TocEntry[]) => Promise<string>;
   signal: AbortSignal;
@@ -130,7 +131,8 @@ export async function rolesInArchive(o: {
   if (acls.length === 0) return roles;
   const run = runPgTool({
     path: o.pgRestore.path,
-    args: ['--file=-', `--use-list=${await o.listFile(acls)}`, o.path],
+    args: ['--file=-', `--use-list=${await o.listFile(acls)}`, archivePath(o.archive)],
+    inheritFds: archiveFds(o.archive),
     env: {},
     signal: o.signal,
     stdout: 'pipe',

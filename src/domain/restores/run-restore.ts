@@ -50,7 +50,7 @@ interface Outcome {
 export interface RestoreTaskDeps {
   pool: pg.Pool;
   services: Services;
-  config: { restores: { replaceKeepHours: number } };
+  config: { restores: { replaceKeepHours: number; verifyFirstBytes: number } };
 }
 
 /**
@@ -63,11 +63,19 @@ export const restoreTask = defineTask({
   maxAttempts: 2,
   parsePayload: payloadParser('restore', z.object({ restoreId: z.string().refine(isUuid, 'must be a UUID') })),
   handler: (deps: RestoreTaskDeps) =>
-    restoreJob({ pool: deps.pool, services: deps.services, keepHours: deps.config.restores.replaceKeepHours }),
+    restoreJob({
+      pool: deps.pool,
+      services: deps.services,
+      keepHours: deps.config.restores.replaceKeepHours,
+      verifyFirstBytes: deps.config.restores.verifyFirstBytes,
+    }),
 });
 
-/** keepHours: how long a replace keeps the old database aside (PGSTEWARD_REPLACE_KEEP_HOURS). */
-function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number }): TaskRun<{ restoreId: string }> {
+/**
+ * keepHours: how long a replace keeps the old database aside (PGSTEWARD_REPLACE_KEEP_HOURS);
+ * verifyFirstBytes: see restoreInto (PGSTEWARD_RESTORE_VERIFY_FIRST_MB).
+ */
+function restoreJob(deps: RestoreJobDeps): TaskRun<{ restoreId: string }> {
   return async (task, { restoreId }) => {
     const scope = { tenantId: task.job.tenantId };
     const attempt = attemptOf(task);
@@ -108,6 +116,13 @@ function restoreJob(deps: { pool: pg.Pool; services: Services; keepHours: number
   };
 }
 
+interface RestoreJobDeps {
+  pool: pg.Pool;
+  services: Services;
+  keepHours: number;
+  verifyFirstBytes: number;
+}
+
 const attemptOf = (task: TaskContext): AttemptRef => ({ jobId: task.job.id, attemptId: task.attemptId });
 
 /**
@@ -125,7 +140,7 @@ async function fencedWrite(pool: pg.Pool, scope: { tenantId: string }, attempt: 
  * requested name. replace first renames the old database aside (kept until keep_until).
  */
 async function runRestore(
-  deps: { pool: pg.Pool; services: Services; keepHours: number },
+  deps: RestoreJobDeps,
   task: TaskContext,
   restore: RestoreRow,
   backup: BackupRow,
@@ -154,6 +169,7 @@ async function runRestore(
     database: work,
     selection: restore.options,
     signal: task.signal,
+    verifyFirstBytes: deps.verifyFirstBytes,
     onProgress: (p) => void task.reportProgress({ ...p }).catch(() => {}),
   });
   await task.reportProgress({ phase: 'swap', itemsDone: 0, itemsTotal: null, currentItem: database }).catch(() => {});

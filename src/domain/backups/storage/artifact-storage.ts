@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 
 // The contract every backend implements. It imports no backend: file-storage.ts and s3-storage.ts import
@@ -43,6 +44,12 @@ export interface ArtifactStorage {
   createWriter(key: string, opts?: WriterOptions): Promise<ArtifactWriter>;
   /** Read a committed object as a stream; throws PGS_ARTIFACT_NOT_FOUND when it does not exist. */
   read(key: string): Promise<Readable>;
+  /**
+   * Local backends only: the committed file itself, opened read-only (PGS_ARTIFACT_NOT_FOUND when it
+   * does not exist). A reader that hashes and uses this one descriptor reads one inode throughout: a
+   * later rename over the key or a delete does not reach it. The caller closes it.
+   */
+  openFile?(key: string): Promise<FileHandle>;
   stat(key: string): Promise<{ sizeBytes: number } | null>;
   /** Delete one object, or every object under a prefix ending in "/" (a directory-format dump is many files). */
   delete(keyOrPrefix: string): Promise<void>;

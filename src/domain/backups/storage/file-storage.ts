@@ -37,6 +37,20 @@ export function createFileArtifactStorage(root: string): ArtifactStorage {
     assertArtifactKey(key);
     return join(root, ...key.split('/'));
   };
+  const openCommitted = async (key: string): Promise<FileHandle> => {
+    let handle: FileHandle;
+    try {
+      handle = await open(pathOf(key), 'r');
+    } catch (err) {
+      if (isMissing(err)) throw Errors.artifactNotFound(key);
+      throw err;
+    }
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      throw Errors.artifactNotFound(key);
+    }
+    return handle;
+  };
 
   return {
     description: pathToFileURL(root).href,
@@ -65,20 +79,10 @@ export function createFileArtifactStorage(root: string): ArtifactStorage {
     },
 
     async read(key: string): Promise<Readable> {
-      const path = pathOf(key);
-      let handle: FileHandle;
-      try {
-        handle = await open(path, 'r');
-      } catch (err) {
-        if (isMissing(err)) throw Errors.artifactNotFound(key);
-        throw err;
-      }
-      if (!(await handle.stat()).isFile()) {
-        await handle.close();
-        throw Errors.artifactNotFound(key);
-      }
-      return handle.createReadStream();
+      return (await openCommitted(key)).createReadStream();
     },
+
+    openFile: openCommitted,
 
     async stat(key: string) {
       try {
