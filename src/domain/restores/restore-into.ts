@@ -95,7 +95,7 @@ const countTables = async (client: pg.ClientBase) => countRows(client, await lis
  */
 export async function restoreInto(req: RestoreIntoRequest): Promise<RestoreIntoResult> {
   const started = Date.now();
-  const { services, access, backup, database, selection, signal } = req;
+  const { services, access, backup, database, signal } = req;
   let progress: RestoreProgress = { phase: 'verify', itemsDone: 0, itemsTotal: null, currentItem: null };
   const report = (p: Partial<RestoreProgress>) => {
     progress = { ...progress, ...p };
