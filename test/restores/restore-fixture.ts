@@ -20,8 +20,8 @@ export interface StartAnswer {
  * One app with a worker, a seeded source database and a target for tenant acme (and an empty tenant
  * globex); helpers to back up, restore and compare databases through the public API.
  */
-export async function restoreFixture(t: Test) {
-  const testApp = await buildTestApp(t, {}, { worker: true });
+export async function restoreFixture(t: Test, env: Record<string, string> = {}) {
+  const testApp = await buildTestApp(t, env, { worker: true });
   const { app, db, token, seedTenants } = testApp;
   await seedTenants('acme', 'globex');
   const cluster = db.cluster;
