@@ -8,6 +8,8 @@
 // numbers in the doc are left as they were), BENCH_STARTUP=0 (skip `npm start` to ready, startup.ts),
 // BENCH_ONLY=startup (that alone), BENCH_KEEP=1. BENCH_ONLY takes a comma list (e.g. b1e,b5).
 // B5 (b5-api.ts, the API under load) runs last unless BENCH_B5=0; BENCH_ONLY=b5 runs it alone.
+// BENCH_ONLY=b3: B3 alone, after one pgsteward backup and one bare dump to restore (no tee, B1e or B4);
+// it prints B3 and leaves the doc as it was.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -34,6 +36,7 @@ import {
 } from './pgsteward-process.js';
 import { statusKb } from './process-sampler.js';
 import { type BenchResult, renderResults, type SizeResult, writeDoc } from './report.js';
+import { renderRestoreSections } from './report-restore.js';
 import { createSourceDatabase, timeRowCounts } from './source-data.js';
 
 const env = process.env;
@@ -43,8 +46,9 @@ const serverMode = (env.BENCH_SERVER ?? 'built') as ServerMode;
 const only = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((v) => v.trim()) : null;
 const onlyB1e = only?.includes('b1e') ?? false;
 const skipB1toB4 = only !== null; // BENCH_ONLY names benchmarks to run alone: B1-B4 only run without it
+const onlyB3 = only?.includes('b3') ?? false;
 const withRestore = env.BENCH_B3 !== '0' && !onlyB1e;
-const withB1e = env.BENCH_B1E !== '0';
+const withB1e = env.BENCH_B1E !== '0' && (!onlyB3 || onlyB1e);
 const docPath = env.BENCH_DOC === 'none' ? null : (env.BENCH_DOC ?? join(PROJECT_ROOT, 'docs', 'BENCHMARKS.md'));
 if (sizes.some((v) => !Number.isInteger(v) || v < 1) || !Number.isInteger(runs) || runs < 1) {
   throw new Error('BENCH_SIZE_MB must list whole MiB sizes (e.g. 100,1024) and BENCH_RUNS must be a whole number');
@@ -152,12 +156,14 @@ async function benchSize(
     const measurements: Measurement[] = [];
     const fileOf = (variant: Variant) => join(dir, `${variant}.dump`);
     let keptBackupId: string | undefined;
-    for (let run = 0; run < (onlyB1e ? 0 : runs); run++) {
+    const b1Runs = onlyB3 ? 1 : onlyB1e ? 0 : runs;
+    for (let run = 0; run < b1Runs; run++) {
       // Rotated, so each variant runs first, second and third equally often: no order bias.
-      const order = [...VARIANTS.slice(run % 3), ...VARIANTS.slice(0, run % 3)];
+      const rotated = [...VARIANTS.slice(run % 3), ...VARIANTS.slice(0, run % 3)];
+      const order: Variant[] = onlyB3 ? ['pgsteward', 'bare'] : rotated;
       for (const variant of order) {
-        const keepFile = variant === 'bare' && run === runs - 1;
-        const keepBackup = withRestore && variant === 'pgsteward' && run === runs - 1;
+        const keepFile = variant === 'bare' && run === b1Runs - 1;
+        const keepBackup = withRestore && variant === 'pgsteward' && run === b1Runs - 1;
         const m =
           variant === 'pgsteward'
             ? await measureApiBackup(api, token, target.id, server.pid, run, { keepBackup })
@@ -272,7 +278,8 @@ async function main(): Promise<void> {
       process.stdout.write(`\n${text}\n`);
       if (docPath) writeB1eDoc(docPath, text);
     }
-    if (onlyB1e) return;
+    if (onlyB3) process.stdout.write(`\n${renderRestoreSections(results).join('\n')}\n`);
+    if (onlyB1e || onlyB3) return;
     const result: BenchResult = {
       machine,
       command: 'npm run bench',
@@ -294,7 +301,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (!skipB1toB4 || onlyB1e) await main();
+if (!skipB1toB4 || onlyB1e || onlyB3) await main();
 // B4 (health reports) runs on a cluster of its own; see health-b4.ts.
 if (env.BENCH_B4 !== '0' && !skipB1toB4) await import('./health-b4.js').then((b4) => b4.main());
 // Start-up: `npm start` to ready on a built checkout (startup.ts); its own embedded metadata database.
