@@ -225,7 +225,7 @@ async function restoreVerified(
     const made = await createMissingRoles(control, globals, created);
     const missing = await missingRoles(control, referenced);
     // Owners and grantees must exist unless the restore leaves them out (plain dumps cannot).
-    if (missing.length > 0 && (artifact.plain || !selection.noOwner || !selection.noPrivileges)) {
+    if (missing.length > 0 && (backup.format === 'plain' || !selection.noOwner || !selection.noPrivileges)) {
       throw TaskFailures.rolesMissing(missing);
     }
     await withTargetToolsFor(onDatabase(restorer, database), tool.major, (credentials) =>
