@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Test } from 'tap';
+import type { Services } from '../../src/domain/services.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { readArtifact, writeArtifact } from '../helpers/artifacts.js';
 import { type JobView, waitForJob } from '../helpers/jobs.js';
@@ -20,8 +21,14 @@ export interface StartAnswer {
  * One app with a worker, a seeded source database and a target for tenant acme (and an empty tenant
  * globex); helpers to back up, restore and compare databases through the public API.
  */
-export async function restoreFixture(t: Test, env: Record<string, string> = {}) {
-  const testApp = await buildTestApp(t, env, { worker: true });
+export async function restoreFixture(
+  t: Test,
+  opts: { env?: Record<string, string>; services?: Partial<Services> } = {},
+) {
+  const testApp = await buildTestApp(t, opts.env ?? {}, {
+    worker: true,
+    ...(opts.services ? { services: opts.services } : {}),
+  });
   const { app, db, token, seedTenants } = testApp;
   await seedTenants('acme', 'globex');
   const cluster = db.cluster;

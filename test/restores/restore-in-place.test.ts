@@ -3,7 +3,7 @@ import { readArtifact, writeArtifact } from '../helpers/artifacts.js';
 import { restoreFixture } from './restore-fixture.js';
 
 // Every artifact is hashed while pg_restore runs (the B3 path above 64 MiB), however small.
-const f = await restoreFixture(t, { PGSTEWARD_RESTORE_VERIFY_FIRST_MB: '0' });
+const f = await restoreFixture(t, { env: { PGSTEWARD_RESTORE_VERIFY_FIRST_MB: '0' } });
 const expected = await f.fingerprint(f.source.name);
 
 t.test('custom and tar backups restore from the stored file itself, hashed beside pg_restore', async (t) => {
