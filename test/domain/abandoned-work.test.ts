@@ -3,6 +3,7 @@
 import t from 'tap';
 import { settleAbandonedReports } from '../../src/domain/health/abandoned.js';
 import { settleAbandonedRuns } from '../../src/domain/maintenance/abandoned.js';
+import { settleAbandonedRestores } from '../../src/domain/restores/abandoned.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { createSourceDatabase } from '../helpers/source-database.js';
 import { registerTarget } from '../helpers/targets.js';
@@ -75,4 +76,36 @@ t.test('a maintenance run cancelled while queued ends cancelled; a reaped one fa
   t.match(await run(cancelled), { status: 'cancelled', error: { code: 'PGS_CANCELLED' } });
   t.match(await run(reaped), { status: 'failed', error: { code: 'PGS_LEASE_EXPIRED' } });
   t.same(await settleAbandonedRuns({ pool: db.appPool }), [], 'settled once');
+});
+
+t.test('a restore whose job ended unsettled ends failed, keeping the name of its work database', async (t) => {
+  // Rows as a backup, a queued restore and a dead worker's restore leave them (the restore path itself is
+  // covered in test/restores; here only what the leader's pass does with the records).
+  const [backup] = await db.ownerQuery<{ id: string }>(
+    `INSERT INTO backups (tenant_id, target_id, status, format, options) VALUES ('acme', $1, 'failed', 'custom', '{}')
+     RETURNING id`,
+    [targetId],
+  );
+  const restoreWith = async (jobStatus: string, restoreStatus: string, error: object | null) => {
+    const [job] = await db.ownerQuery<{ id: string }>(
+      `INSERT INTO jobs (tenant_id, kind, status, error, finished_at) VALUES ('acme', 'restore', $1, $2, now()) RETURNING id`,
+      [jobStatus, error === null ? null : JSON.stringify(error)],
+    );
+    const [restore] = await db.ownerQuery<{ id: string }>(
+      `INSERT INTO restores (tenant_id, backup_id, target_id, job_id, database, mode, options, status, work_database)
+       VALUES ('acme', $1, $2, $3, 'restored', 'create', '{}', $4, 'restored') RETURNING id`,
+      [backup?.id, targetId, job?.id, restoreStatus],
+    );
+    return restore?.id as string;
+  };
+  const cancelled = await restoreWith('cancelled', 'pending', null);
+  const reaped = await restoreWith('failed', 'running', { code: 'PGS_LEASE_EXPIRED', message: 'gone' });
+  const finished = await restoreWith('succeeded', 'succeeded', null);
+  const row = async (id: string) =>
+    (await db.ownerQuery('SELECT status, error, work_database FROM restores WHERE id = $1', [id]))[0];
+
+  t.same((await settleAbandonedRestores({ pool: db.appPool })).sort(), [cancelled, reaped].sort());
+  t.match(await row(cancelled), { status: 'failed', error: { code: 'PGS_CANCELLED' } });
+  t.match(await row(reaped), { status: 'failed', error: { code: 'PGS_LEASE_EXPIRED' }, work_database: 'restored' });
+  t.match(await row(finished), { status: 'succeeded' });
 });

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { PeriodicPass } from '../../schedules/leader.js';
 import type { Capability } from '../capability.js';
 import type { Services } from '../services.js';
+import { abandonedRestoresPass } from './abandoned.js';
 import { expirePreviousDatabases } from './expire-previous.js';
 import { restoreTask } from './run-restore.js';
 
@@ -14,4 +15,8 @@ export const keptDatabaseExpiryPass: PeriodicPass<{ pool: pg.Pool; services: Ser
   run: (deps, now, log) => expirePreviousDatabases(deps, now, log),
 };
 
-export const restores: Capability = { name: 'restores', tasks: [restoreTask], passes: [keptDatabaseExpiryPass] };
+export const restores: Capability = {
+  name: 'restores',
+  tasks: [restoreTask],
+  passes: [keptDatabaseExpiryPass, abandonedRestoresPass],
+};
