@@ -28,22 +28,17 @@ export interface ClaimOptions {
 }
 
 /**
- * Claim up to `limit` jobs that tenants may run now, fairly across tenants and within each tenant's cap
- * (see q.claimJobs): BEGIN, the scope, the claim lock, the claim, COMMIT. The lock is held for that one
- * statement and released at the commit that publishes the claims, so the next claimer counts them.
+ * Claim up to `limit` jobs that tenants may run now, fairly across tenants and within each tenant's cap:
+ * one statement in autocommit, which takes the claim lock, claims, and commits (see q.claimJobs).
  */
 export async function claimJobs(pool: pg.Pool, opts: ClaimOptions & { limit: number }): Promise<ClaimedAttempt[]> {
   if (!Number.isInteger(opts.limit) || opts.limit < 1) return [];
-  const rows = await inTenantScope(pool, ALL_TENANTS, async (tx) => {
-    await tx.rows(q.lockClaims());
-    return tx.rows<JobRow>(
-      q.claimJobs(opts.limit, opts.tenantMaxRunning, {
-        workerId: opts.workerId,
-        leaseMs: opts.leaseMs,
-        kinds: opts.kinds ?? null,
-      }),
-    );
+  const sql = q.claimJobs(opts.limit, opts.tenantMaxRunning, {
+    workerId: opts.workerId,
+    leaseMs: opts.leaseMs,
+    kinds: opts.kinds ?? null,
   });
+  const { rows } = await pool.query<JobRow>(sql.text, sql.values);
   return rows.flatMap((row) => (row.attempt_id ? [{ job: toJob(row), attemptId: row.attempt_id }] : []));
 }
 
@@ -89,20 +84,18 @@ export async function completeAttempt(
 }
 
 /**
- * Several attempts succeeded, in one transaction. Answers the attempts that were stale (their jobs
+ * Several attempts succeeded, in one statement. Answers the attempts that were stale (their jobs
  * belong to another attempt now): their results were not written.
  */
 export async function completeAttempts(
   pool: pg.Pool,
   done: { attempt: AttemptRef; result: Record<string, unknown> }[],
 ): Promise<AttemptRef[]> {
-  const rows = await inTenantScope(pool, ALL_TENANTS, (tx) =>
-    tx.rows<{ id: string }>(
-      q.completeAttempts(
-        done.map(({ attempt, result }) => ({ ...attempt, resultJson: JSON.stringify(result) })),
-      ),
-    ),
+  // One statement in autocommit: the function sets the engine's scope for itself (q.completeAttempts).
+  const sql = q.completeAttempts(
+    done.map(({ attempt, result }) => ({ ...attempt, resultJson: JSON.stringify(result) })),
   );
+  const { rows } = await pool.query<{ id: string }>(sql.text, sql.values);
   const written = new Set(rows.map((r) => r.id));
   return done.filter(({ attempt }) => !written.has(attempt.jobId)).map(({ attempt }) => attempt);
 }

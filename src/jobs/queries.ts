@@ -1,9 +1,5 @@
 import type { Sql } from '../db/tenant-scope.js';
-import { JOB_COLUMNS, jobColumnsOf } from './job-row.js';
-
-/** The advisory-lock class that serialises claims (object 0: one claim statement at a time, cluster-wide). */
-const CLAIM_LOCK_CLASS = 7_164_022;
-
+import { JOB_COLUMNS } from './job-row.js';
 export const LEASE_EXPIRED_ERROR = {
   code: 'PGS_LEASE_EXPIRED',
   message: 'The worker running this job stopped responding before it finished.',
@@ -34,78 +30,17 @@ export const selectJobRow = (id: string): Sql => ({
   values: [id],
 });
 
-/** The advisory lock (class, object 0) a claim holds for one statement; see claimJobs. */
-export const lockClaims = (): Sql => ({
-  text: 'SELECT pg_advisory_xact_lock($1, 0)',
-  values: [CLAIM_LOCK_CLASS],
-});
-
 /**
- * Claim up to `limit` jobs across tenants in one statement, run under lockClaims (taken by the statement
- * before, so that in READ COMMITTED this one's snapshot sees every claim committed before the lock was
- * granted: the running counts are exact and each tenant's cap holds however many workers claim at once).
- *
- * Fairness, so a tenant with a deep queue cannot starve another's single job: each tenant with runnable
- * jobs offers at most (cap - running) of them, ranked 1, 2, ... in run_at order; a job's place is then
- * (the tenant's running count + its rank) - fewest running first, as if claimed one by one - then the
- * tenant served least recently (its latest started_at: round-robin), then the oldest job first. Kinds this
- * worker has no task for are skipped (a worker of another version may run them; graphile-worker filters by
- * task identifier the same way). SKIP LOCKED steps over a row a concurrent cancel holds.
- *
- * Cost: the tenants with queued jobs are found by a skip scan of jobs_queued (one index descent per
- * tenant, never a pass over every queued job), the running counts from jobs_running (as many rows as jobs
- * run at once), each tenant's last start from one descent of jobs_tenant_started, and each tenant's next
- * jobs from jobs_queued. Finished jobs are read by none of these. Measured on the 2-core development
- * machine (PostgreSQL 15 over TLS, load average ~2), with 100 tenants and 100,000 queued jobs: ~2 ms for
- * a claim of 10, where the two-step claim it replaced (a per-tenant lock chosen by an aggregate over all
- * queued jobs, one job a transaction) took ~25 ms for one job at a load average of 16 (B6,
- * docs/BENCHMARKS.md).
+ * Claim up to `limit` jobs across tenants, fairly and within each tenant's cap, in one round trip: the
+ * function pgsteward_claim_jobs (migrations/0014_job_claims.sql) takes the claim lock, then claims with a
+ * snapshot taken after the lock. Its comment says how and what it costs.
  */
 export const claimJobs = (
   limit: number,
   tenantMaxRunning: number,
   worker: { workerId: string; leaseMs: number; kinds: string[] | null },
 ): Sql => ({
-  text: `WITH RECURSIVE queued_tenants AS (
-           (SELECT tenant_id FROM jobs WHERE status = 'queued' ORDER BY tenant_id LIMIT 1)
-           UNION ALL
-           SELECT (SELECT j.tenant_id FROM jobs j
-                    WHERE j.status = 'queued' AND j.tenant_id > t.tenant_id ORDER BY j.tenant_id LIMIT 1)
-             FROM queued_tenants t WHERE t.tenant_id IS NOT NULL
-         ), running AS (
-           SELECT tenant_id, count(*)::int AS n FROM jobs WHERE status = 'running' GROUP BY tenant_id
-         ), tenants AS (
-           SELECT q.tenant_id, coalesce(r.n, 0) AS running,
-                  (SELECT max(s.started_at) FROM jobs s
-                    WHERE s.tenant_id = q.tenant_id AND s.started_at IS NOT NULL) AS last_started
-             FROM queued_tenants q LEFT JOIN running r ON r.tenant_id = q.tenant_id
-            WHERE q.tenant_id IS NOT NULL AND coalesce(r.n, 0) < $2
-         ), offered AS (
-           SELECT n.id, t.running + n.rank AS place, t.last_started, n.oldest, t.tenant_id
-             FROM tenants t
-            CROSS JOIN LATERAL (
-              SELECT j.id, row_number() OVER w AS rank, first_value(j.run_at) OVER w AS oldest
-                FROM (SELECT id, run_at FROM jobs
-                       WHERE tenant_id = t.tenant_id AND status = 'queued' AND run_at <= now()
-                         AND ($5::text[] IS NULL OR kind = ANY ($5::text[]))
-                       ORDER BY run_at, id
-                       LIMIT least($2 - t.running, $1)) j
-              WINDOW w AS (ORDER BY j.run_at, j.id)
-            ) n
-         ), chosen AS (
-           SELECT id FROM offered ORDER BY place, last_started NULLS FIRST, oldest, tenant_id LIMIT $1
-         ), locked AS (
-           SELECT id FROM jobs
-            WHERE id IN (SELECT id FROM chosen) AND status = 'queued'
-            FOR UPDATE SKIP LOCKED
-         )
-         UPDATE jobs j
-            SET status = 'running', attempts = j.attempts + 1, attempt_id = gen_random_uuid(),
-                locked_by = $3, locked_until = now() + $4 * interval '1 millisecond', heartbeat_at = now(),
-                started_at = now(), finished_at = NULL
-           FROM locked
-          WHERE j.id = locked.id
-         RETURNING ${jobColumnsOf('j')}`,
+  text: `SELECT ${JOB_COLUMNS} FROM pgsteward_claim_jobs($1, $2, $3, $4, $5)`,
   values: [limit, tenantMaxRunning, worker.workerId, worker.leaseMs, worker.kinds],
 });
 
@@ -150,17 +85,12 @@ export const completeAttempt = (jobId: string, attemptId: string, resultJson: st
 });
 
 /**
- * Several attempts succeeded (the worker's completion batch): one statement, each row fenced by its own
- * attempt_id. An attempt missing from the answer is stale. `results` are JSON objects, serialised.
+ * Several attempts succeeded (the worker's completion batch), in one round trip: pgsteward_complete_jobs
+ * (migrations/0014_job_claims.sql) writes each row fenced by its own attempt id, locking the rows in id
+ * order. An attempt missing from the answer is stale. Results are JSON objects, serialised.
  */
 export const completeAttempts = (attempts: { jobId: string; attemptId: string; resultJson: string }[]): Sql => ({
-  text: `WITH owned AS (${lockOwnedInIdOrder('$1', '$2')})
-         UPDATE jobs j
-            SET status = 'succeeded', result = r.result, error = NULL, finished_at = now(),
-                locked_by = NULL, locked_until = NULL
-           FROM owned JOIN unnest($1::uuid[], $3::jsonb[]) AS r(id, result) ON r.id = owned.id
-          WHERE j.id = owned.id
-         RETURNING j.id`,
+  text: 'SELECT id FROM pgsteward_complete_jobs($1::uuid[], $2::uuid[], $3::jsonb[]) AS id',
   values: [attempts.map((a) => a.jobId), attempts.map((a) => a.attemptId), attempts.map((a) => a.resultJson)],
 });
 

@@ -243,12 +243,23 @@ export class JobWorker {
   }
 
   /**
+   * Slots taken: tasks still running. A task whose outcome is being written frees its slot at once, so
+   * the next claim can fill it while the write is in flight (the database counts the job as running until
+   * the write commits, so a tenant's cap can only be undershot by this, never exceeded).
+   */
+  private busy(): number {
+    let n = 0;
+    for (const attempt of this.active.values()) if (!attempt.settling) n++;
+    return n;
+  }
+
+  /**
    * Claim as many jobs as there are free slots, in one statement, until the queue or the slots run out.
    * A slot that frees meanwhile wakes this again (wakeAgain), so a busy worker never waits for the poll.
    */
   private async claimWhileFree(): Promise<void> {
-    while (!this.stopping && this.active.size < this.concurrency) {
-      const free = this.concurrency - this.active.size;
+    while (!this.stopping && this.busy() < this.concurrency) {
+      const free = this.concurrency - this.busy();
       const claimed = await this.claimSome(free);
       for (const c of claimed) this.run(c);
       if (claimed.length < free) return;
@@ -314,6 +325,7 @@ export class JobWorker {
       outcome = { ok: false, err };
     }
     attempt.settling = true;
+    this.wake(); // its slot is free: claim the next job while the outcome is written
     progress.close();
     let ended: JobOutcome = 'lost';
     try {

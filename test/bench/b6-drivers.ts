@@ -3,7 +3,7 @@
 // enqueue rate whose enqueue-to-start latency is recorded by the task itself (same process, same clock).
 import { Logger, run } from 'graphile-worker';
 import pg from 'pg';
-import { migrate as migratePgsteward, loadMigrations } from '../../src/db/migrate.js';
+import { loadMigrations, migrate as migratePgsteward } from '../../src/db/migrate.js';
 import { type ConnectionSettings, createAppPool } from '../../src/db/pool.js';
 import { inTenantScope } from '../../src/db/tenant-scope.js';
 import { enqueueJob } from '../../src/jobs/queue.js';
@@ -74,7 +74,10 @@ async function paced(rate: number, seconds: number, enqueueOne: (i: number) => P
   return total;
 }
 
-export async function pgstewardEngine(settings: ConnectionSettings & { database: string }, cap: number): Promise<Engine> {
+export async function pgstewardEngine(
+  settings: ConnectionSettings & { database: string },
+  cap: number,
+): Promise<Engine> {
   const owner = new pg.Pool({ ...settings, max: 2 });
   const client = await owner.connect();
   try {
@@ -187,7 +190,9 @@ export async function graphileEngine(settings: ConnectionSettings & { database: 
   await (await start()).stop();
   const drained = async () => {
     for (;;) {
-      const { rows } = await pgPool.query<{ n: number }>('SELECT count(*)::int AS n FROM graphile_worker._private_jobs');
+      const { rows } = await pgPool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM graphile_worker._private_jobs',
+      );
       if (rows[0]?.n === 0) return;
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -118,7 +118,9 @@ export async function benchEngine(o: {
             max: Math.max(...l.latenciesMs),
           };
           latencies.push(lat);
-          log(`B6 latency, ${tenants} tenant(s), ${o.rate} jobs/s, ${engine.side}: p50 ${lat.p50} ms, p99 ${lat.p99} ms`);
+          log(
+            `B6 latency, ${tenants} tenant(s), ${o.rate} jobs/s, ${engine.side}: p50 ${lat.p50} ms, p99 ${lat.p99} ms`,
+          );
         }
       } finally {
         await ours.close();
