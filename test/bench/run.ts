@@ -8,6 +8,8 @@
 // numbers in the doc are left as they were), BENCH_STARTUP=0 (skip `npm start` to ready, startup.ts),
 // BENCH_ONLY=startup (that alone), BENCH_KEEP=1. BENCH_ONLY takes a comma list (e.g. b1e,b5).
 // B5 (b5-api.ts, the API under load) runs last unless BENCH_B5=0; BENCH_ONLY=b5 runs it alone.
+// B6 (b6-engine.ts, the job engine vs graphile-worker; its own knobs are there) runs after B5 unless
+// BENCH_B6=0; BENCH_ONLY=b6 runs it alone.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -308,4 +310,8 @@ if (env.BENCH_STARTUP !== '0' && (only === null || only.includes('startup'))) {
 // B5 (the API under load), on a cluster of its own; its build step is a no-op on a fresh dist/.
 if (only === null ? env.BENCH_B5 !== '0' : only.includes('b5')) {
   await import('./b5-api.js').then((b5) => b5.main());
+}
+// B6 (the job engine vs graphile-worker), on a cluster of its own; see b6-engine.ts.
+if (only === null ? env.BENCH_B6 !== '0' : only.includes('b6')) {
+  await import('./b6-engine.js').then((b6) => b6.main());
 }
