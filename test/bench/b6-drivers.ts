@@ -172,6 +172,7 @@ export async function pgstewardEngine(
 export async function graphileEngine(settings: ConnectionSettings & { database: string }): Promise<Engine> {
   const pgPool = new pg.Pool({ ...settings, max: CONCURRENCY + 2 });
   pgPool.on('error', () => {});
+  pgPool.on('connect', (client) => client.on('error', () => {}));
   let onTask: (payload: Record<string, unknown>) => void = () => {};
   const start = () =>
     run({
