@@ -295,7 +295,9 @@ export class JobWorker {
     this.active.set(attempt.jobId, attempt);
     this.events?.started(attempt.kind);
     attempt.done = this.execute(claimed.job, attempt).finally(() => {
-      this.active.delete(attempt.jobId);
+      // A job handed back while its slot was already free may have been claimed again by this worker:
+      // the entry is then the new attempt's, not this one's.
+      if (this.active.get(attempt.jobId) === attempt) this.active.delete(attempt.jobId);
       this.wake();
     });
   }
