@@ -13,9 +13,6 @@ import { type Job, type JobError, type JobStatus, StaleAttemptError } from './ty
  */
 
 const ALL_TENANTS = { allTenants: true } as const;
-// Tenants tried per claim before giving up until the next wake-up. A miss (another claimer reached
-// the tenant's cap first, or a cancel holds the row) moves on to the next tenant; a handful is plenty.
-const TENANTS_PER_CLAIM = 5;
 
 export interface ClaimedAttempt {
   job: Job;
@@ -31,31 +28,24 @@ export interface ClaimOptions {
 }
 
 /**
- * Claim the next job any tenant may run now, or undefined if there is none. One transaction per tenant
- * tried, so that each holds a single claim lock (see lockClaimableTenant).
+ * Claim up to `limit` jobs that tenants may run now, fairly across tenants and within each tenant's cap:
+ * one statement in autocommit, which takes the claim lock, claims, and commits (see q.claimJobs).
  */
+export async function claimJobs(pool: pg.Pool, opts: ClaimOptions & { limit: number }): Promise<ClaimedAttempt[]> {
+  if (!Number.isInteger(opts.limit) || opts.limit < 1) return [];
+  const sql = q.claimJobs(opts.limit, opts.tenantMaxRunning, {
+    workerId: opts.workerId,
+    leaseMs: opts.leaseMs,
+    kinds: opts.kinds ?? null,
+  });
+  const { rows } = await pool.query<JobRow>(sql.text, sql.values);
+  return rows.flatMap((row) => (row.attempt_id ? [{ job: toJob(row), attemptId: row.attempt_id }] : []));
+}
+
+/** Claim the next job any tenant may run now, or undefined if there is none. */
 export async function claimNextJob(pool: pg.Pool, opts: ClaimOptions): Promise<ClaimedAttempt | undefined> {
-  const tried: string[] = [];
-  const kinds = opts.kinds ?? null;
-  for (let i = 0; i < TENANTS_PER_CLAIM; i++) {
-    const outcome = await inTenantScope(pool, ALL_TENANTS, async (tx) => {
-      const choice = await tx.one<{ locked_tenant: string | null; best_tenant: string | null }>(
-        q.lockClaimableTenant(opts.tenantMaxRunning, tried, kinds),
-      );
-      const tenantId = choice?.locked_tenant ?? choice?.best_tenant;
-      if (!tenantId) return 'none' as const;
-      if (!choice?.locked_tenant) await tx.rows(q.waitForClaimLock(tenantId));
-      const row = await tx.one<JobRow>(
-        q.claimJob(tenantId, opts.tenantMaxRunning, { workerId: opts.workerId, leaseMs: opts.leaseMs, kinds }),
-      );
-      if (row?.attempt_id) return { job: toJob(row), attemptId: row.attempt_id };
-      tried.push(tenantId);
-      return 'missed' as const;
-    });
-    if (outcome === 'none') return undefined;
-    if (outcome !== 'missed') return outcome;
-  }
-  return undefined;
+  const [claimed] = await claimJobs(pool, { ...opts, limit: 1 });
+  return claimed;
 }
 
 export type { AttemptRef };
@@ -91,6 +81,23 @@ export async function completeAttempt(
   result: Record<string, unknown>,
 ): Promise<void> {
   await fenced(pool, attempt, q.completeAttempt(attempt.jobId, attempt.attemptId, JSON.stringify(result)));
+}
+
+/**
+ * Several attempts succeeded, in one statement. Answers the attempts that were stale (their jobs
+ * belong to another attempt now): their results were not written.
+ */
+export async function completeAttempts(
+  pool: pg.Pool,
+  done: { attempt: AttemptRef; result: Record<string, unknown> }[],
+): Promise<AttemptRef[]> {
+  // One statement in autocommit: the function sets the engine's scope for itself (q.completeAttempts).
+  const sql = q.completeAttempts(
+    done.map(({ attempt, result }) => ({ ...attempt, resultJson: JSON.stringify(result) })),
+  );
+  const { rows } = await pool.query<{ id: string }>(sql.text, sql.values);
+  const written = new Set(rows.map((r) => r.id));
+  return done.filter(({ attempt }) => !written.has(attempt.jobId)).map(({ attempt }) => attempt);
 }
 
 /**

@@ -1,9 +1,5 @@
 import type { Sql } from '../db/tenant-scope.js';
-import { JOB_COLUMNS, jobColumnsOf } from './job-row.js';
-
-/** The advisory-lock class that serialises claims per tenant (the object id is hashtext(tenant_id)). */
-const CLAIM_LOCK_CLASS = 7_164_022;
-
+import { JOB_COLUMNS } from './job-row.js';
 export const LEASE_EXPIRED_ERROR = {
   code: 'PGS_LEASE_EXPIRED',
   message: 'The worker running this job stopped responding before it finished.',
@@ -35,91 +31,38 @@ export const selectJobRow = (id: string): Sql => ({
 });
 
 /**
- * Step 1 of a claim: choose a tenant and take its claim lock. Fairness, so a tenant with a deep queue
- * cannot starve another's single job: the tenant with the fewest running jobs goes first, then the one
- * served least recently (its latest started_at: round-robin), then the one whose oldest job has waited
- * longest. Tenants already tried in this claim are skipped, and so are jobs of kinds this worker has no
- * task for (a worker of another version may; graphile-worker filters by task identifier the same way).
- *
- * Claimers would all pick the same best tenant, so each try-locks down the ordered list and takes the
- * first tenant no one else is claiming for (the try-lock sits outside the sorted subquery: PostgreSQL
- * pushes no volatile qual into a subquery, so it runs on candidates in order, stopping at the first
- * success). If every candidate is busy, answers best_tenant so the caller waits for that one
- * (waitForClaimLock) rather than giving up while jobs wait. A claim transaction thus holds at most one
- * claim lock, and waits only while holding none: claimers cannot deadlock.
+ * Claim up to `limit` jobs across tenants, fairly and within each tenant's cap, in one round trip: the
+ * function pgsteward_claim_jobs (migrations/0014_job_claims.sql) takes the claim lock, then claims with a
+ * snapshot taken after the lock. Its comment says how and what it costs.
  */
-export const lockClaimableTenant = (tenantMaxRunning: number, skipTenants: string[], kinds: string[] | null): Sql => ({
-  text: `WITH candidates AS MATERIALIZED (
-           SELECT q.tenant_id,
-                  row_number() OVER (ORDER BY r.running, s.last_started NULLS FIRST, q.oldest, q.tenant_id) AS rank
-             FROM (SELECT tenant_id, min(run_at) AS oldest FROM jobs
-                    WHERE status = 'queued' AND run_at <= now() AND tenant_id <> ALL ($2::text[])
-                      AND ($4::text[] IS NULL OR kind = ANY ($4::text[]))
-                    GROUP BY tenant_id) q
-            CROSS JOIN LATERAL (SELECT count(*) AS running FROM jobs r
-                                 WHERE r.tenant_id = q.tenant_id AND r.status = 'running') r
-            CROSS JOIN LATERAL (SELECT max(started_at) AS last_started FROM jobs s
-                                 WHERE s.tenant_id = q.tenant_id) s
-            WHERE r.running < $1
-         ), locked AS (
-           SELECT tenant_id FROM (SELECT tenant_id FROM candidates ORDER BY rank) ordered
-            WHERE pg_try_advisory_xact_lock($3, hashtext(tenant_id))
-            LIMIT 1
-         )
-         SELECT (SELECT tenant_id FROM locked) AS locked_tenant,
-                (SELECT tenant_id FROM candidates ORDER BY rank LIMIT 1) AS best_tenant`,
-  values: [tenantMaxRunning, skipTenants, CLAIM_LOCK_CLASS, kinds],
-});
-
-/** Wait for a tenant's claim lock (every candidate was busy); a claim holds it for a few milliseconds. */
-export const waitForClaimLock = (tenantId: string): Sql => ({
-  text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))',
-  values: [CLAIM_LOCK_CLASS, tenantId],
-});
-
-/**
- * Step 2 of a claim, under the tenant's claim lock, as its own statement: in READ COMMITTED it gets a
- * snapshot taken after the lock, which sees everything the previous holder committed, its claim
- * included. So the recount of running jobs is exact and the cap holds however many workers claim at
- * once. Then it takes the tenant's next job; SKIP LOCKED steps over a row a concurrent cancel holds.
- * Every claim is a new attempt: new attempt_id, attempts + 1, a fresh lease.
- *
- * Measured on the 2-core development machine (PostgreSQL 15 over TLS, 8 tenants, 2,000 queued jobs
- * beside 50,000 finished ones, tenantMaxRunning 2): a claim (BEGIN, scope, step 1, step 2, COMMIT) takes
- * ~2.6 ms uncontended, about half of it planning and running step 1's aggregate over the queued jobs;
- * with 4 to 8 concurrent claimers, ~470 claim-and-complete cycles/s in all. Jobs here run for seconds
- * to hours, so that is ample headroom.
- */
-export const claimJob = (
-  tenantId: string,
+export const claimJobs = (
+  limit: number,
   tenantMaxRunning: number,
   worker: { workerId: string; leaseMs: number; kinds: string[] | null },
 ): Sql => ({
-  text: `WITH next AS (
-           SELECT id FROM jobs
-            WHERE tenant_id = $1 AND status = 'queued' AND run_at <= now()
-              AND ($5::text[] IS NULL OR kind = ANY ($5::text[]))
-              AND (SELECT count(*) FROM jobs WHERE tenant_id = $1 AND status = 'running') < $2
-            ORDER BY run_at, id
-            LIMIT 1
-            FOR UPDATE SKIP LOCKED
-         )
-         UPDATE jobs j
-            SET status = 'running', attempts = j.attempts + 1, attempt_id = gen_random_uuid(),
-                locked_by = $3, locked_until = now() + $4 * interval '1 millisecond', heartbeat_at = now(),
-                started_at = now(), finished_at = NULL
-           FROM next
-          WHERE j.id = next.id
-         RETURNING ${jobColumnsOf('j')}`,
-  values: [tenantId, tenantMaxRunning, worker.workerId, worker.leaseMs, worker.kinds],
+  text: `SELECT ${JOB_COLUMNS} FROM pgsteward_claim_jobs($1, $2, $3, $4, $5)`,
+  values: [limit, tenantMaxRunning, worker.workerId, worker.leaseMs, worker.kinds],
 });
+
+/**
+ * The rows of live attempts (id and attempt_id arrays, matched pairwise), locked in id order: two
+ * statements that each write several running jobs (a batch of completions, a lease renewal) then take
+ * their row locks in the same order and cannot deadlock.
+ */
+const lockOwnedInIdOrder = (ids: string, attemptIds: string) =>
+  `SELECT j.id FROM jobs j JOIN unnest(${ids}::uuid[], ${attemptIds}::uuid[]) AS a(id, attempt_id)
+      ON j.id = a.id AND j.attempt_id = a.attempt_id
+   WHERE j.status = 'running'
+   ORDER BY j.id
+   FOR UPDATE OF j`;
 
 /** Renew the leases of a worker's attempts; an attempt missing from the answer has lost its job. */
 export const renewLeases = (attempts: { jobId: string; attemptId: string }[], leaseMs: number): Sql => ({
-  text: `UPDATE jobs j
+  text: `WITH owned AS (${lockOwnedInIdOrder('$1', '$2')})
+         UPDATE jobs j
             SET locked_until = now() + $3 * interval '1 millisecond', heartbeat_at = now()
-           FROM unnest($1::uuid[], $2::uuid[]) AS a(id, attempt_id)
-          WHERE j.id = a.id AND j.attempt_id = a.attempt_id AND j.status = 'running'
+           FROM owned
+          WHERE j.id = owned.id
          RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested`,
   values: [attempts.map((a) => a.jobId), attempts.map((a) => a.attemptId), leaseMs],
 });
@@ -139,6 +82,16 @@ export const completeAttempt = (jobId: string, attemptId: string, resultJson: st
           WHERE ${FENCE}
          RETURNING status`,
   values: [jobId, attemptId, resultJson],
+});
+
+/**
+ * Several attempts succeeded (the worker's completion batch), in one round trip: pgsteward_complete_jobs
+ * (migrations/0014_job_claims.sql) writes each row fenced by its own attempt id, locking the rows in id
+ * order. An attempt missing from the answer is stale. Results are JSON objects, serialised.
+ */
+export const completeAttempts = (attempts: { jobId: string; attemptId: string; resultJson: string }[]): Sql => ({
+  text: 'SELECT id FROM pgsteward_complete_jobs($1::uuid[], $2::uuid[], $3::jsonb[]) AS id',
+  values: [attempts.map((a) => a.jobId), attempts.map((a) => a.attemptId), attempts.map((a) => a.resultJson)],
 });
 
 export interface Backoff {

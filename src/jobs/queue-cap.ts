@@ -7,7 +7,7 @@ export const DEFAULT_TENANT_MAX_QUEUED = 100;
 /** How long a refused caller is told to wait: about one short job's run, not a busy loop. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 30;
 
-/** The advisory-lock class that serialises one tenant's enqueues (claims use 7_164_022). */
+/** The advisory-lock class that serialises one tenant's enqueues (claims use 7_164_022: migrations/0014_job_claims.sql). */
 const ENQUEUE_LOCK_CLASS = 7_164_023;
 
 export const tenantQueueFull = defineError(

@@ -5,8 +5,7 @@ import type { ConnectionSettings } from '../db/pool.js';
 import {
   type AttemptRef,
   type ClaimedAttempt,
-  claimNextJob,
-  completeAttempt,
+  claimJobs,
   failAttempt,
   reapExpiredLeases,
   recordProgress,
@@ -14,6 +13,7 @@ import {
   renewLeases,
 } from './attempts.js';
 import { JOB_CANCEL_CHANNEL, JOBS_AVAILABLE_CHANNEL } from './channels.js';
+import { CompletionQueue } from './completions.js';
 import { NotificationListener } from './listener.js';
 import { ProgressReporter } from './progress.js';
 import {
@@ -117,6 +117,7 @@ export class JobWorker {
   private readonly log: WorkerLog;
   private readonly events: JobEvents | undefined;
   private readonly listener: NotificationListener;
+  private readonly completions: CompletionQueue;
   private readonly active = new Map<string, ActiveAttempt>();
   private timers: NodeJS.Timeout[] = [];
   private claiming: Promise<void> | undefined;
@@ -139,6 +140,7 @@ export class JobWorker {
     this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.log = opts.log ?? stderrLog;
     this.events = opts.events;
+    this.completions = new CompletionQueue(this.pool);
     this.listener = new NotificationListener({
       settings: opts.listen,
       channels: [JOBS_AVAILABLE_CHANNEL, JOB_CANCEL_CHANNEL],
@@ -240,24 +242,41 @@ export class JobWorker {
       });
   }
 
+  /**
+   * Slots taken: tasks still running. A task whose outcome is being written frees its slot at once, so
+   * the next claim can fill it while the write is in flight (the database counts the job as running until
+   * the write commits, so a tenant's cap can only be undershot by this, never exceeded).
+   */
+  private busy(): number {
+    let n = 0;
+    for (const attempt of this.active.values()) if (!attempt.settling) n++;
+    return n;
+  }
+
+  /**
+   * Claim as many jobs as there are free slots, in one statement, until the queue or the slots run out.
+   * A slot that frees meanwhile wakes this again (wakeAgain), so a busy worker never waits for the poll.
+   */
   private async claimWhileFree(): Promise<void> {
-    while (!this.stopping && this.active.size < this.concurrency) {
-      const claimed = await this.claimOne();
-      if (!claimed) return;
-      this.run(claimed);
+    while (!this.stopping && this.busy() < this.concurrency) {
+      const free = this.concurrency - this.busy();
+      const claimed = await this.claimSome(free);
+      for (const c of claimed) this.run(c);
+      if (claimed.length < free) return;
     }
   }
 
   /** One claim; the lease is counted from before the request, as the database may have set it then. */
-  private async claimOne(): Promise<(ClaimedAttempt & { leaseUntil: number }) | undefined> {
+  private async claimSome(limit: number): Promise<(ClaimedAttempt & { leaseUntil: number })[]> {
     const asked = Date.now();
-    const claimed = await claimNextJob(this.pool, {
+    const claimed = await claimJobs(this.pool, {
+      limit,
       workerId: this.workerId,
       leaseMs: this.leaseMs,
       tenantMaxRunning: this.tenantMaxRunning,
       kinds: this.kinds,
     });
-    return claimed && { ...claimed, leaseUntil: asked + this.leaseMs };
+    return claimed.map((c) => ({ ...c, leaseUntil: asked + this.leaseMs }));
   }
 
   private run(claimed: ClaimedAttempt & { leaseUntil: number }): void {
@@ -276,7 +295,9 @@ export class JobWorker {
     this.active.set(attempt.jobId, attempt);
     this.events?.started(attempt.kind);
     attempt.done = this.execute(claimed.job, attempt).finally(() => {
-      this.active.delete(attempt.jobId);
+      // A job handed back while its slot was already free may have been claimed again by this worker:
+      // the entry is then the new attempt's, not this one's.
+      if (this.active.get(attempt.jobId) === attempt) this.active.delete(attempt.jobId);
       this.wake();
     });
   }
@@ -306,11 +327,12 @@ export class JobWorker {
       outcome = { ok: false, err };
     }
     attempt.settling = true;
+    this.wake(); // its slot is free: claim the next job while the outcome is written
     progress.close();
     let ended: JobOutcome = 'lost';
     try {
       if (outcome.ok) {
-        await completeAttempt(this.pool, attempt, outcome.result);
+        await this.completions.complete(attempt, outcome.result);
         ended = 'succeeded';
       } else if (attempt.stopCause === 'shutdown' || attempt.stopCause === 'lease-lost') {
         // Handed back, not failed: the next attempt (here after a restart, or on another worker) resumes.

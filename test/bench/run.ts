@@ -10,6 +10,8 @@
 // B5 (b5-api.ts, the API under load) runs last unless BENCH_B5=0; BENCH_ONLY=b5 runs it alone.
 // BENCH_ONLY=b3: B3 alone, after one pgsteward backup and one bare dump to restore (no tee, B1e or B4);
 // it prints B3 and leaves the doc as it was.
+// B6 (b6-engine.ts, the job engine vs graphile-worker; its own knobs are there) runs after B5 unless
+// BENCH_B6=0; BENCH_ONLY=b6 runs it alone.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -315,4 +317,8 @@ if (env.BENCH_STARTUP !== '0' && (only === null || only.includes('startup'))) {
 // B5 (the API under load), on a cluster of its own; its build step is a no-op on a fresh dist/.
 if (only === null ? env.BENCH_B5 !== '0' : only.includes('b5')) {
   await import('./b5-api.js').then((b5) => b5.main());
+}
+// B6 (the job engine vs graphile-worker), on a cluster of its own; see b6-engine.ts.
+if (only === null ? env.BENCH_B6 !== '0' : only.includes('b6')) {
+  await import('./b6-engine.js').then((b6) => b6.main());
 }

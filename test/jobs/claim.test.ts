@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createAppPool } from '../../src/db/pool.js';
 import { inTenantScope } from '../../src/db/tenant-scope.js';
-import { claimNextJob, completeAttempt } from '../../src/jobs/attempts.js';
+import { claimJobs, claimNextJob, completeAttempt, completeAttempts } from '../../src/jobs/attempts.js';
 import { enqueueJob } from '../../src/jobs/queue.js';
 import type { TaskHandler } from '../../src/jobs/types.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -162,4 +162,56 @@ t.test('a worker claims only the kinds it has tasks for', async (t) => {
   const row = await jobRow(db, foreign.id);
   t.equal(row.status, 'queued', 'the unknown kind waits for a worker that knows it');
   t.equal(row.attempts, 0);
+});
+
+t.test('one claim of many takes at most each tenant’s cap, and concurrent batch claims keep it', async (t) => {
+  await addTenants(db, 'stark', 'wayne', 'tyrell');
+  for (const tenant of ['stark', 'wayne', 'tyrell']) {
+    for (let i = 0; i < 5; i++) await enqueue(db, tenant, { kind: 'batch' });
+  }
+  const opts = { workerId: 'batcher', leaseMs: 30_000, tenantMaxRunning: 2, kinds: ['batch'] };
+  const first = await claimJobs(db.appPool, { ...opts, limit: 10 });
+  const perTenant = (claims: { job: { tenantId: string } }[]) => {
+    const n = new Map<string, number>();
+    for (const c of claims) n.set(c.job.tenantId, (n.get(c.job.tenantId) ?? 0) + 1);
+    return Object.fromEntries([...n].sort());
+  };
+  t.same(perTenant(first), { stark: 2, tyrell: 2, wayne: 2 }, 'ten asked, six taken: two of each tenant');
+  for (const c of first.slice(0, 3)) await completeAttempt(db.appPool, { jobId: c.job.id, attemptId: c.attemptId }, {});
+  const pool = createAppPool(db.ownerSettings, 6);
+  t.teardown(() => pool.end());
+  const claims = await Promise.all(Array.from({ length: 6 }, () => claimJobs(pool, { ...opts, limit: 5 })));
+  t.equal(claims.flat().length, 3, 'six claimers at once took exactly the three freed places');
+  const running = await db.ownerQuery<{ tenant_id: string; n: number }>(
+    "SELECT tenant_id, count(*)::int AS n FROM jobs WHERE kind = 'batch' AND status = 'running' GROUP BY tenant_id",
+  );
+  t.ok(
+    running.every((r) => r.n === 2),
+    `every tenant at its cap, none above (${JSON.stringify(running)})`,
+  );
+});
+
+t.test('a batch of completions writes each success fenced by its own attempt', async (t) => {
+  await addTenants(db, 'cyberdyne');
+  for (let i = 0; i < 3; i++) await enqueue(db, 'cyberdyne', { kind: 'fenced-batch' });
+  const opts = { workerId: 'w', leaseMs: 30_000, tenantMaxRunning: 3, kinds: ['fenced-batch'], limit: 3 };
+  const claimed = await claimJobs(db.appPool, opts);
+  t.equal(claimed.length, 3);
+  const [a, b, c] = claimed.map((x) => ({ jobId: x.job.id, attemptId: x.attemptId }));
+  if (!a || !b || !c) return;
+  // b's attempt lost its job: reaped and claimed again by another attempt.
+  await db.ownerQuery('UPDATE jobs SET attempt_id = gen_random_uuid() WHERE id = $1', [b.jobId]);
+  const stale = await completeAttempts(db.appPool, [
+    { attempt: a, result: { n: 1 } },
+    { attempt: b, result: { n: 2 } },
+    { attempt: c, result: { n: 3 } },
+  ]);
+  t.same(stale, [b], 'only the stale attempt is refused');
+  t.match(await jobRow(db, a.jobId), { status: 'succeeded', result: { n: 1 }, locked_by: null });
+  t.match(await jobRow(db, c.jobId), { status: 'succeeded', result: { n: 3 } });
+  t.match(await jobRow(db, b.jobId), { status: 'running', result: null }, "the stale attempt's result is not written");
+  await db.ownerQuery(
+    "UPDATE jobs SET status = 'cancelled', locked_by = NULL, locked_until = NULL, attempt_id = NULL, finished_at = now() WHERE id = $1",
+    [b.jobId],
+  );
 });
