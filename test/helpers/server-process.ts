@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import type { TestDatabase } from './database.js';
-import { tsNodeArgs, tsNodeEnv } from './ts-node-args.js';
+import { TSX_ARGS, tsNodeEnv } from './ts-node-args.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -15,7 +15,7 @@ export interface ServerProcess {
 
 /**
  * `src/server.ts` (or `src/server.ts worker`) as a real process, with only the environment given (plus
- * PATH and the TypeScript loader's settings). Killed at teardown if still running.
+ * PATH and the TypeScript loader's settings), run by tsx (TSX_ARGS). Killed at teardown if still running.
  */
 export function startServerProcess(
   t: Test,
@@ -24,18 +24,11 @@ export function startServerProcess(
   opts: {
     /** Node options after the TypeScript loader's, e.g. `--import` of a test-only preload. */
     nodeArgs?: string[];
-    /**
-     * Load the sources with tsx, not tap's loader: ~4x faster to start (6-9 s against 26-33 s for
-     * src/server.ts at load average 14), for a test that starts several processes and wants no coverage
-     * from them (a child gets no NODE_V8_COVERAGE here either way).
-     */
-    tsx?: boolean;
   } = {},
 ): ServerProcess {
-  const loader = opts.tsx ? ['--import', 'tsx'] : tsNodeArgs();
   const child = spawn(
     process.execPath,
-    [...loader, ...(opts.nodeArgs ?? []), join(PROJECT_ROOT, 'src', 'server.ts'), ...args],
+    [...TSX_ARGS, ...(opts.nodeArgs ?? []), join(PROJECT_ROOT, 'src', 'server.ts'), ...args],
     {
       env: { ...tsNodeEnv(), PATH: process.env.PATH ?? '', ...env },
       cwd: PROJECT_ROOT,
