@@ -7,7 +7,7 @@ import { createDecoder } from 'fast-jwt';
 import t from 'tap';
 import { lifetimeProblem, parseTtl } from '../../src/auth/token-lifetime.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { TSX_ARGS, tsNodeEnv } from '../helpers/ts-node-args.js';
+import { tsNodeArgs, tsNodeEnv } from '../helpers/ts-node-args.js';
 
 const SECRET = 'cli-test-secret-that-is-long-enough-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'pgsteward-cli-'));
@@ -18,7 +18,7 @@ async function token(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      [...TSX_ARGS, join(PROJECT_ROOT, 'src', 'cli', 'token.ts'), ...args],
+      [...tsNodeArgs(), join(PROJECT_ROOT, 'src', 'cli', 'token.ts'), ...args],
       {
         env: {
           ...tsNodeEnv(),

@@ -24,8 +24,8 @@ export function tsNodeEnv(): Record<string, string> {
 }
 
 /**
- * tsx, for a child given an environment of its own (no NODE_V8_COVERAGE, so it reports no coverage with
- * either loader): it starts src/server.ts ~4x faster than tap's loader (6-9 s against 26-33 s at load
- * average 14). A child that inherits process.env, and so reports coverage, takes tsNodeArgs() instead.
+ * tsx, resolved here so a child started in another directory finds it. Only for a test that starts several
+ * processes (see startServerProcess's `tsx`): tap's process tracking covers children whatever their env,
+ * and coverage from a tsx-compiled child can drop files from the report.
  */
 export const TSX_ARGS = ['--import', import.meta.resolve('tsx')] as const;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { TSX_ARGS, tsNodeEnv } from '../helpers/ts-node-args.js';
+import { tsNodeArgs, tsNodeEnv } from '../helpers/ts-node-args.js';
 
 // The quick start for real: the service started the way `npm start` starts it, with no DATABASE_URL.
 
@@ -39,7 +39,7 @@ interface Running {
 }
 
 function startServer(env: Record<string, string> = baseEnv): Running {
-  const child = spawn(process.execPath, [...TSX_ARGS, join(PROJECT_ROOT, 'src', 'server.ts')], { env, cwd: root });
+  const child = spawn(process.execPath, [...tsNodeArgs(), join(PROJECT_ROOT, 'src', 'server.ts')], { env, cwd: root });
   let out = '';
   child.stdout?.on('data', (d) => {
     out += d;
@@ -107,7 +107,7 @@ t.test('a restart keeps the tenant and the signing secret', async (t) => {
   const minted = await promisify(execFile)(
     process.execPath,
     [
-      ...TSX_ARGS,
+      ...tsNodeArgs(),
       join(PROJECT_ROOT, 'src', 'cli', 'token.ts'),
       '--tenant',
       'acme',

@@ -98,7 +98,7 @@ t.test('three replicas on one metadata store', async (t) => {
           REPLICA_PROBE_PASSES: passesFile,
         },
         ['worker'],
-        { nodeArgs: ['--import', probe] },
+        { nodeArgs: ['--import', probe], tsx: true },
       ),
     );
   }
