@@ -36,7 +36,12 @@ export function startServerProcess(
 ): ServerProcess {
   const child = spawn(
     process.execPath,
-    [...(opts.tsx ? TSX_ARGS : tsNodeArgs()), ...(opts.nodeArgs ?? []), join(PROJECT_ROOT, 'src', 'server.ts'), ...args],
+    [
+      ...(opts.tsx ? TSX_ARGS : tsNodeArgs()),
+      ...(opts.nodeArgs ?? []),
+      join(PROJECT_ROOT, 'src', 'server.ts'),
+      ...args,
+    ],
     {
       env: { ...tsNodeEnv(), PATH: process.env.PATH ?? '', ...env },
       cwd: PROJECT_ROOT,
